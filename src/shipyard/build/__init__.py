@@ -1,0 +1,1 @@
+"""The build pipeline: manifest → disk image + build.json."""

@@ -1,0 +1,72 @@
+"""Entry point: parse, dispatch to a command module, turn ShipyardErrors into one sentence."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from shipyard import __version__
+from shipyard.errors import Interrupted, ShipyardError
+
+# Command groups, in the order `shipyard --help` lists them. Each module has
+# `register(subparsers)` that adds its parser(s) and sets `func` to a handler
+# taking the parsed args and returning an exit code. Modules import heavy
+# dependencies inside their handlers so `shipyard --help` stays fast.
+COMMANDS: dict[str, str] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipyard",
+        description="Bake Debian machine images, boot them like EC2 instances, publish AMIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"shipyard {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show debug logs and tracebacks for errors"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show more progress detail")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def setup_logging(debug: bool, verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    from shipyard.cli.output import stderr_console
+
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    handler = RichHandler(console=stderr_console(), show_time=False, show_path=False, markup=False)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.debug, args.verbose)
+    try:
+        code = args.func(args)
+        return int(code or 0)
+    except ShipyardError as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = str(exc).rstrip()
+        print(f"shipyard: error: {message}", file=sys.stderr)
+        if exc.hint:
+            print(f"shipyard: hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("shipyard: interrupted", file=sys.stderr)
+        return Interrupted.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

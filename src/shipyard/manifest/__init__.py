@@ -1,0 +1,1 @@
+"""The manifest: YAML in, frozen typed models out."""

@@ -1,0 +1,260 @@
+"""The manifest's typed model. Frozen: parsed once, never mutated downstream.
+
+Paths in steps are absolute once the loader has resolved them against the manifest's
+folder. ``extends`` is consumed by the loader; it stays in the model only so that the
+JSON Schema offers it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from shipyard.manifest.sizes import parse_size
+
+# Debian releases Shipyard knows how to boot; codenames only (aliases move).
+RELEASES: dict[str, str] = {
+    "bullseye": "11",
+    "bookworm": "12",
+    "trixie": "13",
+    "forky": "14",
+    "sid": "unstable",
+}
+ARCHITECTURES = ("amd64", "arm64")
+FORMATS = ("raw", "qcow2", "vmdk", "vhd")
+BOOT_MODES = ("uefi", "bios")
+AGENTS = ("shipyard", "cloud-init", "none")
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(lambda v: v, return_type=int),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[A-Za-z]*\s*$"},
+            ],
+            "description": "bytes, or a number with a unit: 2GiB, 512MiB, 2G",
+        }
+    ),
+]
+
+_HOSTNAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?$")
+_MODE = re.compile(r"^0?[0-7]{3,4}$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class System(Model):
+    release: str = "bookworm"
+    architecture: Literal["amd64", "arm64"] = "amd64"
+    hostname: str = "debian"
+    user: str = "admin"
+    timezone: str = "UTC"
+    locale: str = "C.UTF-8"
+
+    @field_validator("release")
+    @classmethod
+    def _known_release(cls, value: str) -> str:
+        if value not in RELEASES:
+            raise ValueError(f"unknown release {value!r}; expected one of {', '.join(RELEASES)}")
+        return value
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        if not _HOSTNAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a host name (lower-case letters, digits and '-', up to 63)"
+            )
+        return value
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not _USER.match(value) or value == "root":
+            raise ValueError(f"{value!r} is not a valid non-root user name")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$", value):
+            raise ValueError(f"{value!r} is not a time zone name such as UTC or Europe/Berlin")
+        return value
+
+
+class Packages(Model):
+    mirror: str = "http://deb.debian.org/debian"
+    security_mirror: str = "http://deb.debian.org/debian-security"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    components: tuple[str, ...] = ("main",)
+    # Documentation, man pages and translations; dropped by default as cloud images do.
+    docs: bool = False
+
+    @field_validator("mirror", "security_mirror")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^(https?|file)://\S+$", value):
+            raise ValueError(f"{value!r} is not a mirror URL (http://, https:// or file://)")
+        return value.rstrip("/")
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _package_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _PACKAGE.match(name):
+                raise ValueError(f"{name!r} is not a Debian package name")
+        return value
+
+
+class Volume(Model):
+    size: Size = 2 * 1024**3
+    filesystem: Literal["ext4"] = "ext4"
+    boot: tuple[Literal["uefi", "bios"], ...] = ("uefi", "bios")
+
+    @field_validator("size")
+    @classmethod
+    def _big_enough(cls, value: int) -> int:
+        if value < 512 * 1024**2:
+            raise ValueError("the volume must be at least 512MiB")
+        if value > 16 * 1024**4:
+            raise ValueError("the volume must be at most 16TiB (EBS's limit)")
+        return value
+
+    @field_validator("boot")
+    @classmethod
+    def _boot(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one boot mode is needed: uefi, bios or both")
+        if len(set(value)) != len(value):
+            raise ValueError("a boot mode is listed twice")
+        return value
+
+
+class ShellStep(Model):
+    shell: str = Field(min_length=1)
+
+
+class ScriptStep(Model):
+    script: Path
+
+
+class FileSpec(Model):
+    source: Path
+    destination: str
+    mode: str = "0644"
+    owner: str = "root:root"
+
+    @field_validator("destination")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or "/../" in f"{value}/":
+            raise ValueError(f"{value!r} must be an absolute path inside the image")
+        return value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML reads 0644 as the octal int 420; keep what the user meant.
+            value = f"{value:04o}"
+        if not isinstance(value, str) or not _MODE.match(value):
+            raise ValueError(f'{value!r} is not a file mode such as "0644"')
+        return value.zfill(4)
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if not re.match(r"^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$", value):
+            raise ValueError(f"{value!r} is not an owner such as root or admin:admin")
+        return value
+
+
+class FileStep(Model):
+    file: FileSpec
+
+
+ProvisionStep = ShellStep | ScriptStep | FileStep
+BootstrapStep = ShellStep | ScriptStep
+
+
+class Ec2Target(Model):
+    """Publish to EC2 as an AMI. Fields mirror ``shipyard publish --to ec2``."""
+
+    to: Literal["ec2"]
+    region: str | None = None
+    copy_to: tuple[str, ...] = ()
+    name: str | None = None
+    public: bool = False
+    share_with: tuple[str, ...] = ()
+    tags: dict[str, str] = {}
+    boot_mode: Literal["legacy-bios", "uefi", "uefi-preferred"] | None = None
+    deprecate_in: int | None = Field(default=None, ge=1)
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+    @model_validator(mode="after")
+    def _public_or_shared(self) -> Ec2Target:
+        if self.public and self.share_with:
+            raise ValueError("public and share_with exclude each other")
+        return self
+
+
+class CatalogTarget(Model):
+    """Add the build to an image catalog."""
+
+    to: Literal["catalog"]
+    store: str | None = None
+    channel: Literal["daily", "stable"] = "daily"
+
+
+PublishTarget = Annotated[Ec2Target | CatalogTarget, Field(discriminator="to")]
+
+
+class Manifest(Model):
+    name: str = "debian-{release}-{flavour}-{arch}-{date}"
+    description: str = ""
+    extends: str | None = None
+    flavour: str = "default"
+    system: System = System()
+    packages: Packages = Packages()
+    volume: Volume = Volume()
+    provision: tuple[ProvisionStep, ...] = ()
+    bootstrap: tuple[BootstrapStep, ...] = ()
+    agent: Literal["shipyard", "cloud-init", "none"] = "shipyard"
+    formats: tuple[Literal["raw", "qcow2", "vmdk", "vhd"], ...] = ("raw",)
+    publish: tuple[PublishTarget, ...] = ()
+
+    @field_validator("flavour")
+    @classmethod
+    def _flavour(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9._-]*$", value):
+            raise ValueError(f"{value!r} is not a flavour name (lower-case letters, digits, . _ -)")
+        return value
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("a format is listed twice")
+        # raw is always produced: every other format is converted from it.
+        return value if "raw" in value else ("raw", *value)

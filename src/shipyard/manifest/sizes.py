@@ -1,0 +1,61 @@
+"""Sizes with units: ``2GiB``, ``512M``, ``1.5G``, ``4096``."""
+
+from __future__ import annotations
+
+import re
+
+UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1024,
+    "KB": 1000,
+    "KIB": 1024,
+    "M": 1024**2,
+    "MB": 1000**2,
+    "MIB": 1024**2,
+    "G": 1024**3,
+    "GB": 1000**3,
+    "GIB": 1024**3,
+    "T": 1024**4,
+    "TB": 1000**4,
+    "TIB": 1024**4,
+}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(value: object) -> int:
+    """Bytes in ``value``; bare numbers are bytes, M/G/T without ``B`` are binary units.
+
+    Raises ValueError with a message that says what is accepted.
+    """
+    if isinstance(value, bool):
+        raise ValueError("a size must be a number with a unit such as 2GiB, not a boolean")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("a size must be positive")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a size such as 2GiB or 512MiB, got {type(value).__name__}")
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a size; use a number and a unit such as 2GiB or 512MiB")
+    number, unit = match.groups()
+    factor = UNITS.get(unit.upper())
+    if factor is None:
+        raise ValueError(
+            f"{value!r} has an unknown unit {unit!r}; use B, KiB, MiB, GiB, TiB (or K, M, G, T)"
+        )
+    size = int(float(number) * factor)
+    if size <= 0:
+        raise ValueError("a size must be positive")
+    return size
+
+
+def format_size(size: int) -> str:
+    """``2147483648`` → ``2 GiB``; exact binary units when they divide evenly."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if size % factor == 0 else f"{value:.1f} {unit}"
+    return f"{size} B"

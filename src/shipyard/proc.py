@@ -1,0 +1,142 @@
+"""The one place Shipyard runs external programs.
+
+Every command is logged as a line you can paste into a shell; a failure raises
+:class:`~shipyard.errors.ToolError` (or the error class the caller names) with the
+command and the tail of what it printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from shipyard.errors import ShipyardError, ToolError
+
+log = logging.getLogger("shipyard.proc")
+
+OUTPUT_TAIL_LINES = 25
+
+
+def command_line(argv: Sequence[str | os.PathLike[str]]) -> str:
+    """The command as one shell-quoted line."""
+    return shlex.join(str(a) for a in argv)
+
+
+def tail(text: str, lines: int = OUTPUT_TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    check: bool = True,
+    capture: bool = True,
+    input: str | bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float | None = None,
+    error: type[ShipyardError] | None = None,
+    what: str | None = None,
+    log_file: Path | None = None,
+    inherit_env: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` and return its completed process (stdout/stderr as text).
+
+    ``error`` is the ShipyardError subclass raised on failure (ToolError by default);
+    ``what`` names the action for the message ("format the root filesystem").
+    With ``capture=False`` output goes to ``log_file`` (or is inherited) instead.
+    ``env`` is added to this process's environment, or replaces it with ``inherit_env=False``.
+    """
+    args = [str(a) for a in argv]
+    line = command_line(args)
+    log.debug("$ %s", line)
+    full_env = None
+    if env is not None:
+        full_env = dict(os.environ) if inherit_env else {}
+        full_env.update(env)
+    data = input.encode() if isinstance(input, str) else input
+    try:
+        if capture:
+            result = subprocess.run(
+                args,
+                input=data,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT if log_file else subprocess.PIPE,
+                env=full_env,
+                cwd=cwd,
+                timeout=timeout,
+                check=False,
+            )
+            stdout = result.stdout.decode(errors="replace")
+            stderr = (result.stderr or b"").decode(errors="replace")
+            if log_file is not None:
+                with open(log_file, "a", encoding="utf-8") as fh:
+                    fh.write(f"$ {line}\n{stdout}")
+        else:
+            with open(log_file, "ab") if log_file else _null() as fh:
+                result = subprocess.run(
+                    args,
+                    input=data,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT if fh else None,
+                    env=full_env,
+                    cwd=cwd,
+                    timeout=timeout,
+                    check=False,
+                )
+            stdout, stderr = "", ""
+    except FileNotFoundError as exc:
+        message = f"cannot run {args[0]!r}: it is not installed or not on PATH"
+        if error:
+            raise error(message) from exc
+        raise ToolError(message, argv=args, returncode=127, output_tail="") from exc
+    except subprocess.TimeoutExpired as exc:
+        message = f"{what or args[0]} did not finish within {timeout:g} s: {line}"
+        if error:
+            raise error(message) from exc
+        raise ToolError(message, argv=args, returncode=-1, output_tail="") from exc
+    completed = subprocess.CompletedProcess(args, result.returncode, stdout, stderr)
+    if check and result.returncode != 0:
+        output = stderr.strip() or stdout.strip()
+        if not output and log_file is not None and log_file.exists():
+            output = log_file.read_text(errors="replace")
+        tail_text = tail(output)
+        last = tail_text.splitlines()[-1] if tail_text else "no output"
+        message = (
+            f"{what or 'command'} failed (exit {result.returncode}): {last}"
+            if what
+            else f"{args[0]} failed (exit {result.returncode}): {last}"
+        )
+        log.error("command failed: %s\n%s", line, tail_text)
+        if error:
+            exc_obj = error(message)
+            exc_obj.__dict__.update(argv=args, returncode=result.returncode, output_tail=tail_text)
+            raise exc_obj
+        raise ToolError(message, argv=args, returncode=result.returncode, output_tail=tail_text)
+    return completed
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def which(name: str) -> str | None:
+    """Path of an executable, also looking in sbin directories that a user's PATH may lack."""
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in ("/usr/sbin", "/sbin", "/usr/local/sbin"):
+        candidate = Path(d) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
