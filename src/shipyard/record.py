@@ -173,6 +173,7 @@ def append(build_dir: str | os.PathLike[str], section: str, entry: dict[str, Any
 def _atomic_write_json(file: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=False)
             fh.write("\n")

@@ -16,10 +16,21 @@ from shipyard.errors import Interrupted, ShipyardError
 # `register(subparsers)` that adds its parser(s) and sets `func` to a handler
 # taking the parsed args and returning an exit code. Modules import heavy
 # dependencies inside their handlers so `shipyard --help` stays fast.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "build": "shipyard.cli.build",
+    "inspect": "shipyard.cli.inspect",
+    "manifest": "shipyard.cli.manifest",
+    "publish": "shipyard.cli.publish",
+    "iam-policy": "shipyard.cli.iam",
+    "aws": "shipyard.cli.aws",
+    "frontend": "shipyard.cli.frontend",
+    "stack": "shipyard.cli.stack",
+    "catalog": "shipyard.cli.catalog",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` naming a command, only that command's module is imported."""
     parser = argparse.ArgumentParser(
         prog="shipyard",
         description="Bake Debian machine images, boot them like EC2 instances, publish AMIs.",
@@ -31,9 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show more progress detail")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module_name in COMMANDS.values():
-        importlib.import_module(module_name).register(subparsers)
+    chosen = _chosen_command(argv)
+    for name, module_name in COMMANDS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(module_name).register(subparsers)
     return parser
+
+
+def _chosen_command(argv: Sequence[str] | None) -> str | None:
+    for arg in argv or ():
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def setup_logging(debug: bool, verbose: bool) -> None:
@@ -49,7 +69,9 @@ def setup_logging(debug: bool, verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     setup_logging(args.debug, args.verbose)
     try:
