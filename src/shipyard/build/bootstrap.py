@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+from pathlib import Path
 
 from shipyard.build.cache import cache_key
 from shipyard.build.context import BuildContext
@@ -56,6 +58,7 @@ def bootstrap_root(ctx: BuildContext) -> None:
                 what="unpack the cached base system",
             )
             ctx.base_cached = True
+            ctx.tools["mmdebstrap"] = _base_meta(archive).get("mmdebstrap", "unknown")
             return
         _mmdebstrap(ctx)
         _save_base(ctx, key)
@@ -108,9 +111,24 @@ def _save_base(ctx: BuildContext, key: str) -> None:
             error=BuildError,
             what="store the base system in the cache",
         )
+        meta = {"mmdebstrap": ctx.tools.get("mmdebstrap", "unknown"), "build_id": ctx.build_id}
+        _meta_path(archive).write_text(json.dumps(meta) + "\n")
         tmp.replace(archive)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _meta_path(archive: Path) -> Path:
+    return archive.with_name(archive.name.removesuffix(".tar.zst") + ".json")
+
+
+def _base_meta(archive: Path) -> dict[str, str]:
+    """What made a cached base (tool versions), written beside it."""
+    try:
+        meta: dict[str, str] = json.loads(_meta_path(archive).read_text())
+        return meta
+    except (OSError, ValueError):
+        return {}
 
 
 def _mmdebstrap_version() -> str:

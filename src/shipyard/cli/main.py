@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "build": "shipyard.cli.build",
     "inspect": "shipyard.cli.inspect",
     "manifest": "shipyard.cli.manifest",
+    "run": "shipyard.cli.run",
+    "imds": "shipyard.cli.imds",
     "publish": "shipyard.cli.publish",
     "iam-policy": "shipyard.cli.iam",
     "aws": "shipyard.cli.aws",
@@ -88,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("shipyard: interrupted", file=sys.stderr)
         return Interrupted.exit_code
+    except BrokenPipeError:
+        # The reader went away (`shipyard manifest schema | head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

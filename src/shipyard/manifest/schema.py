@@ -15,8 +15,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     PlainSerializer,
+    SecretStr,
+    Tag,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -56,6 +59,7 @@ _HOSTNAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?(=[A-Za-z0-9.+~:-]+)?$")
 _MODE = re.compile(r"^0?[0-7]{3,4}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
 
 class Model(BaseModel):
@@ -158,10 +162,23 @@ class ScriptStep(Model):
     script: Path
 
 
+# YAML 1.1 reads an unquoted 0644 as the octal integer 420; the validator turns it back,
+# and the JSON Schema allows both spellings so editors do not flag what loads.
+FileMode = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": _MODE.pattern}, {"type": "integer"}],
+            "description": 'a file mode such as "0644"',
+        }
+    ),
+]
+
+
 class FileSpec(Model):
     source: Path
     destination: str
-    mode: str = "0644"
+    mode: FileMode = "0644"
     owner: str = "root:root"
 
     @field_validator("destination")
@@ -193,8 +210,40 @@ class FileStep(Model):
     file: FileSpec
 
 
-ProvisionStep = ShellStep | ScriptStep | FileStep
-BootstrapStep = ShellStep | ScriptStep
+STEP_KINDS: dict[str, type[Model]] = {"shell": ShellStep, "script": ScriptStep, "file": FileStep}
+
+
+def step_kind(value: Any) -> str | None:
+    """Which kind of step ``value`` is: the one step key it has (shell, script or file)."""
+    if isinstance(value, dict):
+        kinds = [kind for kind in STEP_KINDS if kind in value]
+        return kinds[0] if len(kinds) == 1 else None
+    for kind, model in STEP_KINDS.items():
+        if isinstance(value, model):
+            return kind
+    return None
+
+
+# Chosen by the step's key, so a wrong step is checked against the kind it names only.
+ProvisionStep = Annotated[
+    Annotated[ShellStep, Tag("shell")]
+    | Annotated[ScriptStep, Tag("script")]
+    | Annotated[FileStep, Tag("file")],
+    Discriminator(step_kind),
+]
+BootstrapStep = Annotated[
+    Annotated[ShellStep, Tag("shell")] | Annotated[ScriptStep, Tag("script")],
+    Discriminator(step_kind),
+]
+
+
+class Ec2Credentials(Model):
+    """Explicit AWS keys (bootstrap-vz's ``credentials``); kept secret in every dump."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    access_key: SecretStr = Field(alias="access-key")
+    secret_key: SecretStr = Field(alias="secret-key")
 
 
 class Ec2Target(Model):
@@ -204,6 +253,7 @@ class Ec2Target(Model):
     region: str | None = None
     copy_to: tuple[str, ...] = ()
     name: str | None = None
+    description: str | None = None
     public: bool = False
     share_with: tuple[str, ...] = ()
     tags: dict[str, str] = {}
@@ -211,12 +261,60 @@ class Ec2Target(Model):
     deprecate_in: int | None = Field(default=None, ge=1)
     endpoint_url: str | None = None
     profile: str | None = None
+    # ENA and SR-IOV ("enhanced networking"); off only for very old instance types.
+    enhanced_networking: bool = True
+    force: bool = False
+    keep_on_failure: bool = False
+    credentials: Ec2Credentials | None = None
 
     @model_validator(mode="after")
     def _public_or_shared(self) -> Ec2Target:
         if self.public and self.share_with:
             raise ValueError("public and share_with exclude each other")
         return self
+
+    @field_validator("share_with")
+    @classmethod
+    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for account in value:
+            if not re.match(r"^\d{12}$", account):
+                raise ValueError(f"{account!r} is not an AWS account id (12 digits)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as eu-west-1")
+        return value
+
+    @field_validator("copy_to")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            if not _REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name such as eu-west-1")
+        return value
+
+
+class Ec2Provider(Model):
+    """bootstrap-vz's ``provider:`` section; Shipyard publishes it as an ec2 target."""
+
+    name: Literal["ec2"]
+    virtualization: Literal["hvm"] = "hvm"
+    enhanced_networking: Literal["simple", "none"] = "simple"
+    region: str | None = None
+    description: str | None = None
+    credentials: Ec2Credentials | None = None
+
+    def as_target(self) -> Ec2Target:
+        return Ec2Target(
+            to="ec2",
+            region=self.region,
+            description=self.description,
+            enhanced_networking=self.enhanced_networking == "simple",
+            credentials=self.credentials,
+        )
 
 
 class CatalogTarget(Model):
@@ -243,6 +341,7 @@ class Manifest(Model):
     agent: Literal["shipyard", "cloud-init", "none"] = "shipyard"
     formats: tuple[Literal["raw", "qcow2", "vmdk", "vhd"], ...] = ("raw",)
     publish: tuple[PublishTarget, ...] = ()
+    provider: Ec2Provider | None = None
 
     @field_validator("flavour")
     @classmethod
@@ -258,3 +357,10 @@ class Manifest(Model):
             raise ValueError("a format is listed twice")
         # raw is always produced: every other format is converted from it.
         return value if "raw" in value else ("raw", *value)
+
+    @model_validator(mode="after")
+    def _provider_publishes(self) -> Manifest:
+        # A bootstrap-vz provider section means "publish to EC2" unless publish says how.
+        if self.provider and not any(isinstance(t, Ec2Target) for t in self.publish):
+            object.__setattr__(self, "publish", (*self.publish, self.provider.as_target()))
+        return self

@@ -21,6 +21,8 @@ UNITS = {
     "TIB": 1024**4,
 }
 
+_KINDS: dict[type, str] = {type(None): "nothing (null)", list: "a list", dict: "a mapping"}
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
@@ -36,7 +38,8 @@ def parse_size(value: object) -> int:
             raise ValueError("a size must be positive")
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected a size such as 2GiB or 512MiB, got {type(value).__name__}")
+        given = repr(value) if isinstance(value, float) else _KINDS.get(type(value), "another type")
+        raise ValueError(f"expected a size such as 2GiB or 512MiB, got {given}")
     match = _SIZE.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a size; use a number and a unit such as 2GiB or 512MiB")

@@ -1,0 +1,106 @@
+"""Cache keys: the same inputs give the same key; anything that changes the base, a new one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.build.bootstrap import base_inputs
+from shipyard.build.cache import Cache, cache_key
+from shipyard.build.context import BuildContext
+from shipyard.cleanup import Cleanup
+from shipyard.manifest.schema import Manifest
+
+
+def _ctx(tmp_path: Path, **manifest: object) -> BuildContext:
+    return BuildContext(
+        manifest=Manifest.model_validate({"agent": "none", **manifest}),
+        manifest_path=tmp_path / "m.yml",
+        manifest_sha256="0" * 64,
+        build_id="b",
+        name="n",
+        build_dir=tmp_path,
+        work_dir=tmp_path,
+        cache=Cache(tmp_path / "cache"),
+        cleanup=Cleanup(),
+        log_file=tmp_path / "log",
+    )
+
+
+def _key(tmp_path: Path, **manifest: object) -> str:
+    return cache_key(base_inputs(_ctx(tmp_path, **manifest)))
+
+
+def test_same_inputs_same_key(tmp_path: Path) -> None:
+    assert _key(tmp_path) == _key(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "unrelated",
+    [
+        {"provision": [{"shell": "echo changed"}]},
+        {"name": "other-{date}"},
+        {"description": "other"},
+        {"volume": {"size": "4GiB"}},
+        {"formats": ["raw", "vmdk"]},
+        {"system": {"hostname": "other", "user": "ops"}},
+        {"bootstrap": [{"shell": "true"}]},
+    ],
+)
+def test_changes_that_do_not_touch_the_base_keep_the_key(
+    tmp_path: Path, unrelated: dict[str, object]
+) -> None:
+    assert _key(tmp_path, **unrelated) == _key(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "relevant",
+    [
+        {"system": {"release": "trixie"}},
+        {"system": {"architecture": "arm64"}},
+        {"system": {"timezone": "Europe/Berlin"}},
+        {"system": {"locale": "de_DE.UTF-8"}},
+        {"packages": {"mirror": "http://mirror.example/debian"}},
+        {"packages": {"security_mirror": "http://mirror.example/debian-security"}},
+        {"packages": {"include": ["htop"]}},
+        {"packages": {"exclude": ["sudo"]}},
+        {"packages": {"components": ["main", "contrib"]}},
+        {"packages": {"docs": True}},
+        {"agent": "cloud-init"},
+    ],
+)
+def test_changes_to_the_base_make_a_new_key(tmp_path: Path, relevant: dict[str, object]) -> None:
+    assert _key(tmp_path, **relevant) != _key(tmp_path)
+
+
+def test_include_order_does_not_matter(tmp_path: Path) -> None:
+    a = _key(tmp_path, packages={"include": ["htop", "curl"]})
+    b = _key(tmp_path, packages={"include": ["curl", "htop"]})
+    assert a == b
+
+
+def test_stale_base_is_not_reused(tmp_path: Path) -> None:
+    cache = Cache(tmp_path, max_age=60)
+    archive = cache.base_archive("k")
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"x")
+    assert cache.fresh_base("k") == archive
+    import os
+
+    os.utime(archive, (0, 0))
+    assert cache.fresh_base("k") is None
+    assert cache.fresh_base("missing") is None
+
+
+def test_adopted_debs_are_kept_once(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    downloaded = tmp_path / "dl"
+    downloaded.mkdir()
+    (downloaded / "a_1_amd64.deb").write_bytes(b"a")
+    (downloaded / "b_1_amd64.deb").write_bytes(b"b")
+    assert cache.adopt_debs(downloaded, "bookworm", "amd64") == 2
+    (downloaded / "a_1_amd64.deb").write_bytes(b"a")
+    assert cache.adopt_debs(downloaded, "bookworm", "amd64") == 0
+    names = sorted(p.name for p in cache.debs("bookworm", "amd64").iterdir())
+    assert names == ["a_1_amd64.deb", "b_1_amd64.deb"]
