@@ -32,7 +32,7 @@ $(STAMPS)/venv: pyproject.toml $(STAMPS)/apt
 setup: $(STAMPS)/venv
 
 demo: setup
-	$(BIN)/python scripts/demo.py
+	scripts/demo.sh
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -82,15 +83,35 @@ def test_include_order_does_not_matter(tmp_path: Path) -> None:
 
 def test_stale_base_is_not_reused(tmp_path: Path) -> None:
     cache = Cache(tmp_path, max_age=60)
-    archive = cache.base_archive("k")
-    archive.parent.mkdir(parents=True)
-    archive.write_bytes(b"x")
-    assert cache.fresh_base("k") == archive
-    import os
-
-    os.utime(archive, (0, 0))
+    cache.prepare()
+    new = cache.new_base_dir("k", "b1")
+    new.mkdir()
+    tree = cache.install_base("k", new, {"mmdebstrap": "1.0"})
+    assert cache.fresh_base("k") == tree
+    assert cache.read_base_meta("k") == {"mmdebstrap": "1.0"}
+    os.utime(cache.base_meta("k"), (0, 0))
     assert cache.fresh_base("k") is None
     assert cache.fresh_base("missing") is None
+
+
+def test_refreshed_base_replaces_the_old_tree_by_rename(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    cache.prepare()
+    first = cache.new_base_dir("k", "b1")
+    first.mkdir()
+    (first / "marker").write_text("old")
+    cache.install_base("k", first, {})
+    second = cache.new_base_dir("k", "b2")
+    second.mkdir()
+    (second / "marker").write_text("new")
+    tree = cache.install_base("k", second, {})
+    assert (tree / "marker").read_text() == "new"
+    # The old tree stays until no build can still have it mounted.
+    (old,) = (tmp_path / "base").glob(".old-k-*")
+    assert (old / "marker").read_text() == "old"
+    os.utime(old, (0, 0))
+    cache.remove_stale_trees()
+    assert not old.exists() and tree.exists()
 
 
 def test_adopted_debs_are_kept_once(tmp_path: Path) -> None:

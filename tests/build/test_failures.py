@@ -22,7 +22,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.build
 
 
-def test_warm_rebuild_reuses_the_base(minimal_build: Path, build_image: Callable[..., Path]) -> None:
+def test_warm_rebuild_reuses_the_base(
+    minimal_build: Path, build_image: Callable[..., Path]
+) -> None:
     rebuilt = build_image(
         EXAMPLES / "minimal.yml", ["provision=[{shell: 'echo changed > /etc/motd'}]"]
     )
@@ -34,10 +36,16 @@ def test_warm_rebuild_reuses_the_base(minimal_build: Path, build_image: Callable
 def test_failing_provision_step_is_named_with_its_output(
     minimal_build: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([
-        "build", str(EXAMPLES / "minimal.yml"), "-o", str(tmp_path),
-        "--set", "provision=[{shell: 'echo fine'}, {shell: 'echo it broke >&2; exit 3'}]",
-    ])
+    code = main(
+        [
+            "build",
+            str(EXAMPLES / "minimal.yml"),
+            "-o",
+            str(tmp_path),
+            "--set",
+            "provision=[{shell: 'echo fine'}, {shell: 'echo it broke >&2; exit 3'}]",
+        ]
+    )
     err = capsys.readouterr().err
     assert code != 0
     assert "provision[1] failed with exit code 3: echo it broke >&2; exit 3" in err
@@ -48,7 +56,8 @@ def test_failing_provision_step_is_named_with_its_output(
     assert record["status"] == "failed"
     assert record["error"].startswith("provision[1] failed")
     assert sorted(p.name for p in build_dir.iterdir() if not p.name.startswith(".b")) == [
-        "build.json", "build.log"
+        "build.json",
+        "build.log",
     ]
 
 
@@ -81,9 +90,19 @@ def test_build_stopped_during_provision_leaves_nothing_behind(
     marker = f"shipyard-stop-test-{uuid.uuid4().hex}"
     loops_before = _loop_devices()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli.main", "build", str(EXAMPLES / "minimal.yml"),
-         "-o", str(tmp_path), "--set", f"provision=[{{shell: 'sleep 300; echo {marker}'}}]"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "shipyard.cli.main",
+            "build",
+            str(EXAMPLES / "minimal.yml"),
+            "-o",
+            str(tmp_path),
+            "--set",
+            f"provision=[{{shell: 'sleep 300; echo {marker}'}}]",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 300

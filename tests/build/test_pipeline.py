@@ -42,7 +42,13 @@ def test_build_record_matches_the_files(minimal_build: Path) -> None:
     raw = minimal_build / "disk.raw"
     assert raw.stat().st_blocks * 512 < raw.stat().st_size / 2, "disk.raw is not sparse"
     assert list(record.stages) == [
-        "bootstrap", "configure", "agent", "provision", "finalize", "assemble", "convert"
+        "bootstrap",
+        "configure",
+        "agent",
+        "provision",
+        "finalize",
+        "assemble",
+        "convert",
     ]
     data = json.loads((minimal_build / "build.json").read_text())
     assert len(data["manifest_sha256"]) == 64
@@ -87,7 +93,8 @@ def test_image_is_configured_as_a_cloud_instance(minimal_build: Path) -> None:
     assert read("/etc/hostname") == "debian\n"
     assert read("/etc/machine-id") == ""
     assert not [
-        n for n in ("ssh_host_rsa_key", "ssh_host_ed25519_key", "ssh_host_ecdsa_key")
+        n
+        for n in ("ssh_host_rsa_key", "ssh_host_ed25519_key", "ssh_host_ecdsa_key")
         if root_file_exists(image, offset, f"/etc/ssh/{n}")
     ], "SSH host keys must be made per instance, not shipped"
     passwd = read("/etc/passwd")
@@ -101,8 +108,9 @@ def test_image_is_configured_as_a_cloud_instance(minimal_build: Path) -> None:
     assert "DHCP=yes" in read("/etc/systemd/network/90-shipyard-dhcp.network")
     assert "bookworm-security" in read("/etc/apt/sources.list.d/debian.sources")
     assert read("/etc/motd") == "Built by Shipyard\n"
-    assert root_file_exists(image, offset, "/etc/systemd/system/local-fs.target.wants/"
-                            "shipyard-growroot.service")
+    assert root_file_exists(
+        image, offset, "/etc/systemd/system/local-fs.target.wants/shipyard-growroot.service"
+    )
 
 
 def test_required_packages_are_installed_and_recorded(minimal_build: Path) -> None:

@@ -9,8 +9,8 @@ import pytest
 from shipyard.disk.layout import (
     BIOS_BOOT_TYPE,
     ESP_TYPE,
-    MiB,
     ROOT_TYPES,
+    MiB,
     plan_layout,
 )
 from shipyard.disk.partition import read_partition_table, write_partition_table

@@ -30,8 +30,9 @@ def assemble_disk(ctx: BuildContext) -> None:
     write_partition_table(image, layout)
     make_root_filesystem(image, layout, ctx.root, ctx.log_file)
     for mode in ctx.manifest.volume.boot:
-        BOOTLOADERS[mode](image, layout, ctx.manifest.system.architecture, ctx.work_dir,
-                          ctx.log_file)
+        BOOTLOADERS[mode](
+            image, layout, ctx.manifest.system.architecture, ctx.work_dir, ctx.log_file
+        )
 
 
 def check_root_fits(ctx: BuildContext) -> None:

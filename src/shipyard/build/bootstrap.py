@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from shipyard.build.cache import cache_key
 from shipyard.build.context import BuildContext
 from shipyard.build.packages import apt_sources, package_set
+from shipyard.build.rootfs import mount_root
 from shipyard.errors import BuildError
 from shipyard.proc import run
 
@@ -43,44 +43,48 @@ def base_inputs(ctx: BuildContext) -> dict[str, object]:
 
 
 def bootstrap_root(ctx: BuildContext) -> None:
-    """Fill ``ctx.root`` with the base system, reusing a cached base when one fits."""
+    """Make ``ctx.root`` the base system, bootstrapping it only when no cached base fits."""
     key = cache_key(base_inputs(ctx))
     ctx.base_key = key
-    ctx.root.mkdir(parents=True)
     with ctx.cache.lock(f"base-{key}"):
-        archive = ctx.cache.fresh_base(key) if ctx.use_cache else None
-        if archive is not None:
+        base = ctx.cache.fresh_base(key) if ctx.use_cache else None
+        if base is not None:
             log.info("bootstrap: reusing cached base %s", key)
-            run(
-                ["tar", "--numeric-owner", "--xattrs", "-I", "zstd -T0", "-xpf", archive,
-                 "-C", ctx.root],
-                error=BuildError,
-                what="unpack the cached base system",
-            )
             ctx.base_cached = True
-            ctx.tools["mmdebstrap"] = _base_meta(archive).get("mmdebstrap", "unknown")
-            return
-        _mmdebstrap(ctx)
-        _save_base(ctx, key)
+        else:
+            ctx.cache.remove_stale_trees()
+            tree = ctx.cache.new_base_dir(key, ctx.build_id)
+            ctx.cleanup.register(f"remove {tree}", lambda: shutil.rmtree(tree, True), always=True)
+            _mmdebstrap(ctx, tree)
+            meta = {"mmdebstrap": ctx.tools["mmdebstrap"], "build_id": ctx.build_id}
+            base = ctx.cache.install_base(key, tree, meta)
+    ctx.tools["mmdebstrap"] = ctx.cache.read_base_meta(key).get("mmdebstrap", "unknown")
+    mount_root(ctx, base)
 
 
-def _mmdebstrap(ctx: BuildContext) -> None:
+def _mmdebstrap(ctx: BuildContext, target: Path) -> None:
     m = ctx.manifest
     debs = ctx.cache.debs(m.system.release, m.system.architecture)
     downloaded = ctx.work_dir / "downloaded-debs"
     downloaded.mkdir()
     argv: list[str] = [
         # Its own mount and PID namespace: mmdebstrap's mounts and processes end with it.
-        "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--kill-child",
         "mmdebstrap",
         f"--variant={VARIANT}",
         "--mode=root",
         f"--architectures={m.system.architecture}",
         f"--include={','.join(package_set(m))}",
-        "--aptopt=Acquire::Retries \"3\"",
+        '--aptopt=Acquire::Retries "3"',
         "--dpkgopt=force-unsafe-io",
         "--skip=essential/unlink",
-        f"--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
+        '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
         f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
         f"--customize-hook=sync-out /var/cache/apt/archives {downloaded}",
     ]
@@ -89,46 +93,15 @@ def _mmdebstrap(ctx: BuildContext) -> None:
     if m.packages.exclude:
         names = " ".join(m.packages.exclude)
         argv.append(
-            f"--customize-hook=chroot \"$1\" apt-get purge -y --allow-remove-essential {names}"
+            f'--customize-hook=chroot "$1" apt-get purge -y --allow-remove-essential {names}'
         )
-    argv += [m.system.release, str(ctx.root), *apt_sources(m)]
-    ctx.tools.setdefault("mmdebstrap", _mmdebstrap_version())
+    argv += [m.system.release, str(target), *apt_sources(m)]
+    ctx.tools["mmdebstrap"] = _mmdebstrap_version()
     try:
         run(argv, error=BuildError, what="mmdebstrap", log_file=ctx.log_file)
     finally:
         ctx.cache.adopt_debs(downloaded, m.system.release, m.system.architecture)
         shutil.rmtree(downloaded, ignore_errors=True)
-
-
-def _save_base(ctx: BuildContext, key: str) -> None:
-    archive = ctx.cache.base_archive(key)
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    tmp = archive.with_name(f".{archive.name}.{ctx.build_id}")
-    try:
-        run(
-            ["tar", "--numeric-owner", "--xattrs", "-I", "zstd -1 -T0", "-cf", tmp,
-             "-C", ctx.root, "."],
-            error=BuildError,
-            what="store the base system in the cache",
-        )
-        meta = {"mmdebstrap": ctx.tools.get("mmdebstrap", "unknown"), "build_id": ctx.build_id}
-        _meta_path(archive).write_text(json.dumps(meta) + "\n")
-        tmp.replace(archive)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _meta_path(archive: Path) -> Path:
-    return archive.with_name(archive.name.removesuffix(".tar.zst") + ".json")
-
-
-def _base_meta(archive: Path) -> dict[str, str]:
-    """What made a cached base (tool versions), written beside it."""
-    try:
-        meta: dict[str, str] = json.loads(_meta_path(archive).read_text())
-        return meta
-    except (OSError, ValueError):
-        return {}
 
 
 def _mmdebstrap_version() -> str:

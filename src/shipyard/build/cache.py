@@ -3,7 +3,10 @@
 Layout under the cache root (``$SHIPYARD_CACHE``, else ``$XDG_CACHE_HOME/shipyard``):
 
 - ``debs/<release>-<arch>/``: .deb files apt downloaded, reused by later bootstraps;
-- ``base/<key>.tar.zst``: a bootstrapped root tree, keyed by everything that made it;
+- ``base/<key>/``: a bootstrapped root tree, keyed by everything that made it, with
+  ``base/<key>.json`` beside it (what made it; its time is the base's age). Builds use
+  it read-only as the lower layer of an overlay, so it is never changed in place: a
+  refreshed base takes its place by rename, and the old tree is removed a day later;
 - ``locks/``: flock files, so concurrent builds wait for one another instead of
   bootstrapping the same base twice or reading half-written files.
 
@@ -26,7 +29,9 @@ from typing import Any
 from shipyard.errors import CacheError
 
 # Bumped when the way a base tree is made changes, so old bases are not reused.
-BASE_RECIPE_VERSION = 3
+BASE_RECIPE_VERSION = 4
+# Replaced or abandoned base trees are removed once no build can still be using them.
+STALE_TREE_AGE = 24 * 3600
 # A base older than this is bootstrapped again: the mirror has moved on (security updates).
 DEFAULT_MAX_AGE = 7 * 24 * 3600
 
@@ -57,17 +62,52 @@ class Cache:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def base_archive(self, key: str) -> Path:
-        return self.root / "base" / f"{key}.tar.zst"
+    def base_tree(self, key: str) -> Path:
+        return self.root / "base" / key
+
+    def base_meta(self, key: str) -> Path:
+        return self.root / "base" / f"{key}.json"
 
     def fresh_base(self, key: str) -> Path | None:
-        """The cached base for ``key`` if there is one young enough to use."""
-        archive = self.base_archive(key)
+        """The cached base tree for ``key`` if there is one young enough to use."""
+        tree, meta = self.base_tree(key), self.base_meta(key)
         try:
-            age = time.time() - archive.stat().st_mtime
+            age = time.time() - meta.stat().st_mtime
         except FileNotFoundError:
             return None
-        return archive if age <= self.max_age else None
+        return tree if tree.is_dir() and age <= self.max_age else None
+
+    def read_base_meta(self, key: str) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.base_meta(key).read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def new_base_dir(self, key: str, build_id: str) -> Path:
+        """Where a new base for ``key`` is bootstrapped before :meth:`install_base`."""
+        return self.root / "base" / f".tmp-{key}-{build_id}"
+
+    def install_base(self, key: str, tree: Path, meta: dict[str, Any]) -> Path:
+        """Put a freshly bootstrapped ``tree`` in place as the base for ``key``."""
+        target = self.base_tree(key)
+        if target.exists():
+            target.rename(target.with_name(f".old-{key}-{time.time_ns()}"))
+        tree.rename(target)
+        tmp = self.base_meta(key).with_suffix(f".{os.getpid()}")
+        tmp.write_text(json.dumps(meta) + "\n")
+        tmp.replace(self.base_meta(key))
+        return target
+
+    def remove_stale_trees(self) -> None:
+        import shutil
+
+        for entry in (self.root / "base").glob(".*-*"):
+            try:
+                if time.time() - entry.stat().st_mtime > STALE_TREE_AGE:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except FileNotFoundError:
+                continue
 
     def prepare(self) -> None:
         try:

@@ -48,9 +48,16 @@ def record_kernel(ctx: BuildContext) -> None:
 
 def clean_root(ctx: BuildContext) -> None:
     """Leave nothing instance-specific or merely cached in the image."""
-    for pattern in ("/var/lib/apt/lists/*", "/var/cache/apt/*.bin",
-                    "/var/cache/apt/archives/*.deb", "/var/log/*.log", "/var/log/apt/*",
-                    "/tmp/*", "/var/tmp/*", "/root/.bash_history"):
+    for pattern in (
+        "/var/lib/apt/lists/*",
+        "/var/cache/apt/*.bin",
+        "/var/cache/apt/archives/*.deb",
+        "/var/log/*.log",
+        "/var/log/apt/*",
+        "/tmp/*",
+        "/var/tmp/*",
+        "/root/.bash_history",
+    ):
         parent, _, glob = pattern.rpartition("/")
         for path in ctx.in_root(parent).glob(glob):
             if path.name == "partial" or path.name == "lock":

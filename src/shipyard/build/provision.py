@@ -93,5 +93,3 @@ def _copy_file(ctx: BuildContext, index: int, step: FileStep) -> None:
 def _one_line(text: str) -> str:
     first = text.strip().splitlines()[0] if text.strip() else text
     return first if len(first) <= 120 else first[:117] + "..."
-
-

@@ -28,7 +28,8 @@ number=$(cat "/sys/class/block/$part/partition")
 # Move the backup GPT to the end of a grown disk, then let the partition take the rest.
 sfdisk --relocate gpt-bak-std "/dev/$disk" >/dev/null 2>&1 || true
 before=$(cat "/sys/class/block/$part/size")
-echo ", +" | sfdisk --no-reread --no-tell-kernel -q -N "$number" "/dev/$disk" >/dev/null 2>&1 || true
+echo ", +" | sfdisk --no-reread --no-tell-kernel -q -N "$number" "/dev/$disk" \
+    >/dev/null 2>&1 || true
 partx --update --nr "$number" "/dev/$disk"
 after=$(cat "/sys/class/block/$part/size")
 if [ "$after" -gt "$before" ]; then

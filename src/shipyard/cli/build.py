@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="bootstrap from the mirror, ignoring cached bases"
     )
-    parser.add_argument("--cache-dir", metavar="DIR", help="build cache (default ~/.cache/shipyard)")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="build cache (default ~/.cache/shipyard)"
+    )
     parser.add_argument(
         "--no-publish", action="store_true", help="do not publish to the manifest's targets"
     )

@@ -48,16 +48,22 @@ def run_inspect(args: argparse.Namespace) -> int:
         for col in ("#", "name", "start", "size", "filesystem", "uuid", "label"):
             table.add_column(col)
         for p in record.partitions:
-            table.add_row(str(p.number), p.name, format_size(p.start), format_size(p.size),
-                          p.filesystem or "", p.fs_uuid or p.uuid, p.label or "")
+            table.add_row(
+                str(p.number),
+                p.name,
+                format_size(p.start),
+                format_size(p.size),
+                p.filesystem or "",
+                p.fs_uuid or p.uuid,
+                p.label or "",
+            )
         out.print(table)
     if record.formats:
         table = Table(title="Formats")
         for col in ("format", "file", "size", "allocated", "sha256"):
             table.add_column(col)
         for a in record.formats.values():
-            table.add_row(a.format, a.path, format_size(a.size), format_size(a.allocated),
-                          a.sha256)
+            table.add_row(a.format, a.path, format_size(a.size), format_size(a.allocated), a.sha256)
         out.print(table)
     if record.stages:
         table = Table(title="Stages")

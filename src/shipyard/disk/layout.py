@@ -81,9 +81,7 @@ def plan_layout(size: int, boot_modes: tuple[str, ...], architecture: str = "amd
 
     def add(name: str, type_guid: str, part_size: int) -> None:
         nonlocal offset
-        parts.append(
-            PartitionPlan(len(parts) + 1, name, type_guid, _guid(), offset, part_size)
-        )
+        parts.append(PartitionPlan(len(parts) + 1, name, type_guid, _guid(), offset, part_size))
         offset += part_size
 
     if "bios" in boot_modes:
