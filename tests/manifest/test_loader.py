@@ -121,3 +121,14 @@ def test_defaults_fill_a_tiny_manifest(write: WriteFiles) -> None:
     assert manifest.volume.boot == ("uefi", "bios")
     assert manifest.formats == ("raw",)
     assert manifest.provision == ()
+
+
+def test_digest_does_not_depend_on_where_the_manifest_lives(tmp_path: Path) -> None:
+    digests = []
+    for place in ("one", "two/deeper"):
+        folder = tmp_path / place
+        (folder / "scripts").mkdir(parents=True)
+        (folder / "scripts" / "s.sh").write_text("#!/bin/sh\necho hi\n")
+        (folder / "m.yml").write_text("provision:\n  - script: scripts/s.sh\n")
+        digests.append(load_manifest(folder / "m.yml").sha256)
+    assert digests[0] == digests[1]

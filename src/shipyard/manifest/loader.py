@@ -54,7 +54,7 @@ def load_manifest(path: str | Path, overrides: Sequence[str] = ()) -> LoadedMani
         manifest=manifest,
         path=given,
         files=files,
-        sha256=_digest(resolved, sources),
+        sha256=_digest(_portable(resolved, given.resolve().parent), sources),
         resolved=resolved,
     )
 
@@ -76,6 +76,18 @@ def _check_templates(manifest: Manifest, locations: Locations) -> None:
         problem = template_problem(getattr(manifest, key))
         if problem:
             raise error_for(locations, (key,), problem)
+
+
+def _portable(value: Any, base: Path) -> Any:
+    """``value`` with absolute paths under ``base`` made relative, so that the same
+    manifest checked out in two places has the same digest."""
+    if isinstance(value, dict):
+        return {k: _portable(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v, base) for v in value]
+    if isinstance(value, str) and value.startswith(f"{base}/"):
+        return value[len(str(base)) + 1 :]
+    return value
 
 
 def _digest(resolved: dict[str, Any], sources: tuple[Path, ...]) -> str:
