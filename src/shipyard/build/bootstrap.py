@@ -84,6 +84,9 @@ def _mmdebstrap(ctx: BuildContext, target: Path) -> None:
         '--aptopt=Acquire::Retries "3"',
         "--dpkgopt=force-unsafe-io",
         "--skip=essential/unlink",
+        # Keep the package lists in the base so provision steps can apt-get install
+        # straight away; finalize removes them from the image.
+        "--skip=cleanup/apt/lists",
         '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
         f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
         f"--customize-hook=sync-out /var/cache/apt/archives {downloaded}",

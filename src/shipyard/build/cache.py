@@ -29,7 +29,7 @@ from typing import Any
 from shipyard.errors import CacheError
 
 # Bumped when the way a base tree is made changes, so old bases are not reused.
-BASE_RECIPE_VERSION = 4
+BASE_RECIPE_VERSION = 5
 # Replaced or abandoned base trees are removed once no build can still be using them.
 STALE_TREE_AGE = 24 * 3600
 # A base older than this is bootstrapped again: the mirror has moved on (security updates).

@@ -60,11 +60,14 @@ def run_inspect(args: argparse.Namespace) -> int:
         out.print(table)
     if record.formats:
         table = Table(title="Formats")
-        for col in ("format", "file", "size", "allocated", "sha256"):
+        for col in ("format", "file", "size", "allocated"):
             table.add_column(col)
         for a in record.formats.values():
-            table.add_row(a.format, a.path, format_size(a.size), format_size(a.allocated), a.sha256)
+            table.add_row(a.format, a.path, format_size(a.size), format_size(a.allocated))
         out.print(table)
+        # Checksums on lines of their own, whole, so they can be copied at any width.
+        for a in record.formats.values():
+            out.print(f"sha256 {a.path}: {a.sha256}", soft_wrap=True)
     if record.stages:
         table = Table(title="Stages")
         table.add_column("stage")
