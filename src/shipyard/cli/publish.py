@@ -1,0 +1,133 @@
+"""`shipyard publish BUILD --to TARGET`: publish a finished build (an AMI, a catalog)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from shipyard.cli.output import add_json_flag
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "publish",
+        help="publish a build as an EC2 AMI (or to a catalog)",
+        description="Publish a build directory. With --to ec2 the last line printed is the AMI id.",
+    )
+    parser.add_argument("build", metavar="BUILD", help="build directory or its build.json")
+    parser.add_argument("--to", required=True, choices=("ec2", "catalog"), help="target")
+    ec2 = parser.add_argument_group("ec2")
+    ec2.add_argument("--region", help="region to upload to (default: from the AWS config)")
+    ec2.add_argument(
+        "--copy-to", action="append", default=[], metavar="R2,R3", help="copy to these regions"
+    )
+    ec2.add_argument("--name", help="AMI name (default: the build's name)")
+    ec2.add_argument("--description", help="AMI description")
+    who = ec2.add_mutually_exclusive_group()
+    who.add_argument("--public", action="store_true", help="let everyone launch it")
+    who.add_argument(
+        "--share-with",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ACCOUNT",
+        help="let these AWS accounts launch it",
+    )
+    ec2.add_argument(
+        "--tag", action="append", default=[], metavar="K=V", help="tag the AMI and snapshot"
+    )
+    ec2.add_argument("--boot-mode", choices=("legacy-bios", "uefi", "uefi-preferred"))
+    ec2.add_argument("--deprecate-in", type=int, metavar="DAYS", help="deprecate after DAYS")
+    ec2.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an AMI of the same name that this build did not make",
+    )
+    ec2.add_argument(
+        "--keep-on-failure", action="store_true", help="keep what was created if publishing fails"
+    )
+    ec2.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local `shipyard aws local`")
+    ec2.add_argument("--profile", help="AWS profile")
+    ec2.add_argument(
+        "--concurrency", type=int, default=16, metavar="N", help="blocks sent at once (16)"
+    )
+    catalog = parser.add_argument_group("catalog")
+    catalog.add_argument("--store", help="catalog store (directory or s3:// URL)")
+    catalog.add_argument("--channel", choices=("daily", "stable"), default="daily")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    from shipyard.errors import UsageError
+
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag {pair!r}: expected KEY=VALUE")
+        tags[key] = value
+    return tags
+
+
+def ec2_target(args: argparse.Namespace) -> Any:
+    """The Ec2Target the command line describes."""
+    from pydantic import ValidationError
+
+    from shipyard.errors import UsageError
+    from shipyard.manifest.schema import Ec2Target
+
+    regions = [r.strip() for item in args.copy_to for r in item.split(",") if r.strip()]
+    try:
+        return Ec2Target(
+            to="ec2",
+            region=args.region,
+            copy_to=tuple(regions),
+            name=args.name,
+            description=args.description,
+            public=args.public,
+            share_with=tuple(args.share_with),
+            tags=_tags(args.tag),
+            boot_mode=args.boot_mode,
+            deprecate_in=args.deprecate_in,
+            endpoint_url=args.endpoint_url,
+            profile=args.profile,
+            force=args.force,
+            keep_on_failure=args.keep_on_failure,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "--" + "-".join(str(p) for p in first["loc"][:1]).replace("_", "-")
+        raise UsageError(f"{where}: {first['msg']}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shipyard.cli.output import emit_json, stdout_console
+    from shipyard.errors import UsageError
+
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if args.to == "ec2":
+        from shipyard.publish import ec2
+
+        result = ec2.publish(Path(args.build), ec2_target(args), concurrency=args.concurrency)
+    else:
+        from shipyard.manifest.schema import CatalogTarget
+        from shipyard.publish import publish_targets
+
+        target = CatalogTarget(to="catalog", store=args.store, channel=args.channel)
+        result = publish_targets(Path(args.build), [target])[0]
+    if args.json:
+        emit_json(result)
+        return 0
+    out = stdout_console()
+    if args.to == "ec2":
+        for region, image in result["images"].items():
+            out.print(f"{region}: {image['image_id']} (snapshot {image['snapshot_id']})")
+        out.print(result["image_id"])
+    else:
+        for key, value in result.items():
+            out.print(f"{key}: {value}")
+    return 0
