@@ -1,0 +1,83 @@
+"""Serving store objects over HTTP: Range, ETag and sha256 headers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from shipyard.catalog.store import Store
+from shipyard.errors import CatalogError
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_BLOB = re.compile(r"^blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """(start, end) inclusive of one byte range; None: send it all; "bad": unsatisfiable."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None  # multiple or malformed ranges: RFC 9110 lets us send the whole
+    first, last = match.groups()
+    if first == "":
+        length = int(last)
+        if length == 0:
+            return "bad"
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "bad"
+    return start, end
+
+
+def object_response(store: Store, key: str, request: Request) -> Response:
+    """The object ``key`` as a response honouring Range and If-None-Match."""
+    try:
+        size = store.size(key)
+    except CatalogError:  # not a key inside the store (e.g. "..")
+        size = None
+    if size is None:
+        return Response(status_code=404, content=f"{key} not found\n", media_type="text/plain")
+    blob = _BLOB.match(key)
+    if blob:
+        sha = blob.group(1)
+        body: bytes | None = None
+    else:
+        body = store.get(key)  # index files are small; hashing them gives a stable ETag
+        size = len(body)
+        sha = hashlib.sha256(body).hexdigest()
+    etag = f'"{sha}"'
+    headers = {"ETag": etag, "Accept-Ranges": "bytes", "X-Checksum-Sha256": sha}
+    media = "application/json" if key.endswith(".json") else "application/octet-stream"
+    if key.endswith(".sjson"):
+        media = "text/plain"
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    wanted = parse_range(request.headers.get("range"), size)
+    if wanted == "bad":
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    if request.headers.get("if-range") and request.headers["if-range"] != etag:
+        wanted = None  # the client's partial copy is of another object
+    status = 200
+    start, end = 0, size - 1
+    if isinstance(wanted, tuple):
+        start, end = wanted
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media)
+    if body is not None:
+        return Response(
+            body[start : end + 1], status_code=status, headers=headers, media_type=media
+        )
+    if size == 0:
+        return Response(b"", status_code=status, headers=headers, media_type=media)
+    return StreamingResponse(
+        store.get_range(key, start, end), status_code=status, headers=headers, media_type=media
+    )

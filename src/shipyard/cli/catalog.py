@@ -1,0 +1,355 @@
+"""`shipyard catalog ...`: store builds, resolve, serve, pull, retire, and keep flavours current."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from shipyard.cli.output import add_json_flag, emit_json, stderr_console, stdout_console
+from shipyard.errors import UsageError
+
+
+def _store_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--store",
+        help="catalog store: a directory or s3://bucket/prefix (default: $SHIPYARD_CATALOG "
+        "or the user's data directory)",
+    )
+    p.add_argument("--endpoint-url", help="S3 endpoint for an s3:// store (e.g. a moto server)")
+    p.add_argument(
+        "--keyring",
+        type=Path,
+        help="GnuPG home with the catalog's key, or a public key file to verify with "
+        "(default: $SHIPYARD_CATALOG_GNUPGHOME or the user's data directory)",
+    )
+    add_json_flag(p)
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "filters",
+        nargs="*",
+        metavar="FILTER",
+        help="key=value, key!=value or key~regex (flavour, release, arch, region, ftype, channel)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("catalog", help="the image catalog: store, resolve, serve, pull")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+
+    p = verbs.add_parser("add", help="add a build to the catalog")
+    p.add_argument("build", help="build directory or its build.json")
+    p.add_argument("--channel", choices=["daily", "stable"])
+    _store_flags(p)
+    p.set_defaults(func=cmd_add)
+
+    p = verbs.add_parser("resolve", help="the newest image matching the filters")
+    _filters(p)
+    _store_flags(p)
+    p.set_defaults(func=cmd_resolve)
+
+    p = verbs.add_parser("list", help="every image matching the filters")
+    _filters(p)
+    _store_flags(p)
+    p.set_defaults(func=cmd_list)
+
+    p = verbs.add_parser("show", help="one version in detail")
+    p.add_argument("version", help="YYYYMMDD[.n] or a build id")
+    p.add_argument("--product", help="product id, when several products have this version")
+    _store_flags(p)
+    p.set_defaults(func=cmd_show)
+
+    for verb, helptext in (
+        ("deprecate", "mark a version deprecated: resolve skips it"),
+        ("promote", "move a version to another channel"),
+    ):
+        p = verbs.add_parser(verb, help=helptext)
+        p.add_argument("version", help="YYYYMMDD[.n] or a build id")
+        p.add_argument("--product", help="product id, when several products have this version")
+        if verb == "deprecate":
+            p.add_argument("--undo", action="store_true", help="make it current again")
+        else:
+            p.add_argument("--channel", choices=["daily", "stable"], default="stable")
+        _store_flags(p)
+        p.set_defaults(func=cmd_change)
+
+    p = verbs.add_parser("prune", help="remove old versions, their AMIs and snapshots")
+    p.add_argument("--keep", type=int, required=True, help="versions to keep per product+channel")
+    p.add_argument("--older-than", type=float, metavar="DAYS", help="only remove older versions")
+    p.add_argument("--dry-run", action="store_true", help="say what would go; change nothing")
+    p.add_argument("--ec2-endpoint-url", help="EC2 endpoint (e.g. a moto server)")
+    _store_flags(p)
+    p.set_defaults(func=cmd_prune)
+
+    p = verbs.add_parser("serve", help="serve the index, blobs and a resolve API over HTTP")
+    p.add_argument("--listen", default="127.0.0.1:8780", help="HOST:PORT (default %(default)s)")
+    p.add_argument(
+        "--admin-token-file",
+        type=Path,
+        help="file holding the token that allows changes (else $SHIPYARD_CATALOG_ADMIN_TOKEN)",
+    )
+    _store_flags(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = verbs.add_parser("pull", help="resolve against a remote catalog and download the image")
+    p.add_argument("url", help="base URL of a catalog server")
+    _filters(p)
+    p.add_argument("-o", "--output", type=Path, required=True, help="directory for the files")
+    p.add_argument(
+        "--keyring",
+        type=Path,
+        help="public key file or GnuPG home trusted to sign the index "
+        "(default: $SHIPYARD_CATALOG_GNUPGHOME or the user's data directory)",
+    )
+    add_json_flag(p)
+    p.set_defaults(func=cmd_pull)
+
+    p = verbs.add_parser("key", help="print the catalog's public key (for clients to trust)")
+    p.add_argument("--keyring", type=Path, help="GnuPG home of the catalog")
+    p.set_defaults(func=cmd_key)
+
+    p = verbs.add_parser("watch", help="rebuild flavours whose packages the mirror has updated")
+    p.add_argument("folder", type=Path, help="folder of manifests, one per flavour")
+    p.add_argument("-o", "--output", type=Path, default=Path("builds"), help="build directory")
+    p.add_argument("--interval", type=float, default=3600, help="seconds between passes")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (cron, CI)")
+    p.add_argument("--keep", type=int, default=3, help="versions kept per product and channel")
+    p.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="'URL SUITE [COMP...]'",
+        help="an extra apt source layered on the mirror (a suite ending in / is a flat repo)",
+    )
+    p.add_argument("--ec2-endpoint-url", help="EC2 endpoint for pruning AMIs")
+    _store_flags(p)
+    p.set_defaults(func=cmd_watch)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from shipyard.catalog.store import open_store
+
+    return open_store(args.store, endpoint_url=args.endpoint_url)
+
+
+def _home(args: argparse.Namespace) -> Path | None:
+    keyring: Path | None = args.keyring
+    return keyring if keyring is None or keyring.is_dir() or not keyring.exists() else None
+
+
+def _view(args: argparse.Namespace) -> Any:
+    from shipyard.catalog import resolve, sign
+
+    verifier = sign.verifier(args.keyring)
+    try:
+        return resolve.view_from_store(_store(args), verifier)
+    finally:
+        verifier.close()
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from shipyard.catalog.add import add_build
+
+    result = add_build(_store(args), Path(args.build), args.channel, _home(args))
+    if args.json:
+        emit_json(result)
+    else:
+        state = "added" if result["changed"] else "already in the catalog, unchanged"
+        stdout_console().print(
+            f"{result['product_id']} {result['version']} ({result['channel']}): {state}"
+        )
+    return 0
+
+
+def _print_image(image: dict[str, Any]) -> None:
+    out = stdout_console()
+    out.print(
+        f"{image['product_id']} {image['version']}  channel={image.get('channel')}"
+        + ("  DEPRECATED" if image.get("deprecated") else "")
+    )
+    for name, item in image.get("downloads", {}).items():
+        out.print(f"  {name}  {item['ftype']}  {item['size']} bytes  sha256:{item['sha256']}")
+    for region, ami in image.get("amis", {}).items():
+        out.print(f"  {region}  {ami['id']}  {ami.get('boot_mode') or ''}")
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from shipyard.catalog import resolve
+    from shipyard.errors import CatalogError
+
+    filters = resolve.parse_filters(args.filters)
+    image = resolve.resolve(_view(args), filters)
+    if image is None:
+        raise CatalogError(f"no image in the catalog matches {resolve.describe(filters)}")
+    if args.json:
+        emit_json(image.to_json())
+    else:
+        _print_image(image.to_json())
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from shipyard.catalog import resolve
+
+    images = resolve.matching(_view(args), resolve.parse_filters(args.filters))
+    if args.json:
+        emit_json([i.to_json() for i in images])
+        return 0
+    table = Table("product", "version", "channel", "deprecated", "formats", "regions")
+    for i in images:
+        formats = sorted(d["ftype"] for d in i.downloads.values())
+        table.add_row(
+            i.product_id,
+            i.version,
+            str(i.fields.get("channel")),
+            "yes" if i.deprecated else "",
+            " ".join(formats),
+            " ".join(sorted(i.amis)),
+        )
+    stdout_console().print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from shipyard.catalog.add import choose
+
+    rec = choose(_store(args), args.version, args.product)
+    doc = rec.model_dump(mode="json")
+    if args.json:
+        emit_json(doc)
+    else:
+        _print_image({**doc, "downloads": doc["downloads"], "amis": doc["amis"]})
+        stdout_console().print(
+            f"  build {rec.build_id}, {len(rec.packages)} packages, {rec.created}"
+        )
+    return 0
+
+
+def cmd_change(args: argparse.Namespace) -> int:
+    from shipyard.catalog.add import update
+
+    if args.verb == "deprecate":
+        changes: dict[str, Any] = {"deprecated": not args.undo}
+    else:
+        changes = {"channel": args.channel}
+    rec = update(_store(args), args.version, args.product, _home(args), **changes)
+    if args.json:
+        emit_json({"product_id": rec.product_id, "version": rec.version, **changes})
+    else:
+        what = ", ".join(f"{k}={v}" for k, v in changes.items())
+        stdout_console().print(f"{rec.product_id} {rec.version}: {what}")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from shipyard.catalog.ec2 import client_factory
+    from shipyard.catalog.lifecycle import prune
+
+    result = prune(
+        _store(args),
+        args.keep,
+        args.older_than,
+        client_factory(args.ec2_endpoint_url),
+        _home(args),
+        args.dry_run,
+    )
+    if args.json:
+        emit_json(result)
+        return 0
+    out = stdout_console()
+    verb = "would remove" if args.dry_run else "removed"
+    for entry in result["removed"]:
+        amis = ", ".join(a["ami_id"] for a in entry.get("amis", []))
+        out.print(
+            f"{verb} {entry['product_id']} {entry['version']}" + (f" ({amis})" if amis else "")
+        )
+    for entry in result["kept"]:
+        out.print(f"kept {entry['product_id']} {entry['version']}: {'; '.join(entry['reasons'])}")
+    if not result["removed"] and not result["kept"]:
+        out.print("nothing to prune")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shipyard.catalog.app import Settings, create_app
+
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--listen {args.listen!r} is not HOST:PORT")
+    token = os.environ.get("SHIPYARD_CATALOG_ADMIN_TOKEN")
+    if args.admin_token_file:
+        try:
+            token = args.admin_token_file.read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"{args.admin_token_file}: cannot read the admin token") from exc
+    settings = Settings(_store(args), args.keyring, token or None)
+    stderr_console().print(f"serving {settings.store.url} on http://{host}:{port}/")
+    uvicorn.run(create_app(settings), host=host, port=int(port), log_level="warning")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from shipyard.catalog import client, resolve, sign
+
+    verifier = sign.verifier(args.keyring)
+    remote = client.RemoteCatalog(args.url, verifier)
+    try:
+        result = client.pull(remote, resolve.parse_filters(args.filters), args.output)
+    finally:
+        remote.close()
+        verifier.close()
+    if args.json:
+        emit_json(result)
+    else:
+        for f in result["files"]:
+            how = f" (resumed at byte {f['resumed_from']})" if f["resumed_from"] else ""
+            stdout_console().print(f"{f['path']}  sha256:{f['sha256']}{how}")
+    return 0
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    import sys
+
+    from shipyard.catalog import sign
+
+    home = args.keyring or sign.default_home()
+    sign.ensure_key(home)
+    sys.stdout.write(sign.export_public(home))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from shipyard.catalog import mirror
+    from shipyard.catalog.ec2 import client_factory
+    from shipyard.catalog.watch import watch_once
+
+    extra = [mirror.Source.parse(s) for s in args.source]
+    store = _store(args)
+    while True:
+        result = watch_once(
+            store,
+            args.folder,
+            args.output,
+            extra=extra,
+            keep=args.keep,
+            home=_home(args),
+            ec2=client_factory(args.ec2_endpoint_url),
+        )
+        if args.json:
+            emit_json(result)
+        else:
+            for f in result["flavours"]:
+                state = "error: " + f["error"] if "error" in f else f["reason"]
+                stdout_console().print(f"{Path(f['manifest']).name}: {state}")
+        if args.once:
+            return 1 if result["failed"] else 0
+        time.sleep(args.interval)

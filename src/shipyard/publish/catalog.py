@@ -1,0 +1,16 @@
+"""Publish target ``catalog``: add the build to an image catalog store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shipyard.catalog.add import add_build
+from shipyard.catalog.store import open_store
+from shipyard.manifest.schema import CatalogTarget
+
+
+def publish(build_dir: Path, target: CatalogTarget) -> dict[str, Any]:
+    """Add the build to the store ``target.store`` (default: the local catalog) in its channel."""
+    result = add_build(open_store(target.store), build_dir, target.channel)
+    return {"target": "catalog", **result}

@@ -1,0 +1,274 @@
+"""The catalog server over HTTP on loopback, and pulling from it (resume, verification)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shipyard.catalog import client, index, resolve, sign
+from shipyard.catalog.add import add_build, blob_key
+from shipyard.catalog.app import Settings, create_app
+from shipyard.catalog.store import Store, open_store
+from shipyard.errors import CatalogError
+
+BuildMaker = Callable[..., Path]
+BIG = os.urandom(256 * 1024) * 12  # 3 MiB, enough to cut a download in the middle
+TOKEN = "s3cret-admin-token"
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, make_build: BuildMaker, gpg_home: Path) -> Store:
+    store = open_store(str(tmp_path / "catalog"))
+    add_build(store, make_build(content=BIG, formats=("raw",)), home=gpg_home)
+    add_build(store, make_build(flavour="web"), home=gpg_home)
+    return store
+
+
+@pytest.fixture
+def server(catalog: Store, gpg_home: Path, serve: Callable[..., Any]) -> Any:
+    return serve(create_app(Settings(catalog, gpg_home, TOKEN)))
+
+
+def raw_item(store: Store, gpg_home: Path) -> dict[str, Any]:
+    view = resolve.view_from_store(store, sign.verifier(gpg_home))
+    image = resolve.resolve(view, resolve.parse_filters(["flavour=minimal", "ftype=raw"]))
+    assert image is not None
+    (item,) = image.downloads.values()
+    return item
+
+
+def test_blobs_honour_range_etag_and_carry_their_sha256(
+    server: Any, catalog: Store, gpg_home: Path
+) -> None:
+    item = raw_item(catalog, gpg_home)
+    url = f"{server.url}/{item['path']}"
+    whole = httpx.get(url)
+    assert whole.status_code == 200 and whole.content == BIG + b"raw"
+    assert whole.headers["x-checksum-sha256"] == item["sha256"]
+    assert whole.headers["etag"] == f'"{item["sha256"]}"'
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = httpx.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.content == BIG[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{item['size']}"
+    tail = httpx.get(url, headers={"Range": "bytes=-3"})
+    assert tail.status_code == 206 and tail.content == b"raw"
+    beyond = httpx.get(url, headers={"Range": f"bytes={item['size']}-"})
+    assert beyond.status_code == 416
+    assert httpx.get(url, headers={"If-None-Match": whole.headers["etag"]}).status_code == 304
+    stale = httpx.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert stale.status_code == 200 and len(stale.content) == item["size"]
+    head = httpx.head(url)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == item["size"]
+    assert httpx.get(f"{server.url}/blobs/sha256/00/{'0' * 64}").status_code == 404
+
+
+def test_index_files_are_served_signed(server: Any, gpg_home: Path) -> None:
+    resp = httpx.get(f"{server.url}/{index.INDEX.removesuffix('.json')}.sjson")
+    assert resp.status_code == 200
+    payload = sign.verifier(gpg_home).verify(resp.content, "index")
+    assert json.loads(payload)["format"] == "index:1.0"
+    assert "etag" in resp.headers and "x-checksum-sha256" in resp.headers
+
+
+def test_resolve_and_list_api(server: Any) -> None:
+    resp = httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "web", "ftype": "qcow2"})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["flavour"] == "web" and list(body["downloads"]) == ["disk.qcow2"]
+    resp = httpx.get(f"{server.url}/api/v1/resolve", params={"filter": ["flavour~^min"]})
+    assert resp.json()["flavour"] == "minimal"
+    missing = httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "db"})
+    assert missing.status_code == 404 and "no image matches flavour=db" in missing.text
+    bad = httpx.get(f"{server.url}/api/v1/resolve", params={"filter": "flavour~("})
+    assert bad.status_code == 400
+    listed = httpx.get(f"{server.url}/api/v1/images").json()
+    assert sorted(i["flavour"] for i in listed) == ["minimal", "web"]
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    assert "/api/v1/resolve" in spec["paths"] and "/api/v1/images/{version}" in spec["paths"]
+
+
+def test_changes_need_the_admin_token(server: Any) -> None:
+    version = httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "web"}).json()["version"]
+    url = f"{server.url}/api/v1/images/{version}"
+    body = {"deprecated": True, "product": resolve.records.product_id("bookworm", "amd64", "web")}
+    assert httpx.post(url, json=body).status_code == 401
+    wrong = httpx.post(url, json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    ok = httpx.post(url, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200, ok.text
+    gone = httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "web"})
+    assert gone.status_code == 404
+
+
+def test_a_server_without_token_accepts_no_changes(
+    catalog: Store, gpg_home: Path, serve: Callable[..., Any]
+) -> None:
+    served = serve(create_app(Settings(catalog, gpg_home, None)))
+    resp = httpx.post(f"{served.url}/api/v1/images/20261120", json={"deprecated": True})
+    assert resp.status_code == 403
+
+
+class CuttingProxy:
+    """A TCP proxy that drops each connection after ``limit`` bytes from the server."""
+
+    def __init__(self, target_port: int, limit: int) -> None:
+        self.target_port = target_port
+        self.limit = limit
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+
+        def forward() -> None:
+            try:
+                while data := conn.recv(65536):
+                    upstream.sendall(data)
+            except OSError:
+                pass
+
+        threading.Thread(target=forward, daemon=True).start()
+        sent = 0
+        try:
+            while sent < self.limit and (data := upstream.recv(65536)):
+                data = data[: self.limit - sent]
+                conn.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            # shutdown, not just close: the forwarding thread still blocks in recv
+            for sock in (conn, upstream):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def cutting_proxy(server: Any) -> Iterator[CuttingProxy]:
+    proxy = CuttingProxy(server.port, limit=1024 * 1024)
+    yield proxy
+    proxy.close()
+
+
+def pull(url: str, gpg_home: Path, out: Path, filters: list[str]) -> dict[str, Any]:
+    verifier = sign.verifier(gpg_home)
+    remote = client.RemoteCatalog(url, verifier)
+    try:
+        return client.pull(remote, resolve.parse_filters(filters), out)
+    finally:
+        remote.close()
+        verifier.close()
+
+
+def test_pull_resumes_a_download_cut_short(
+    server: Any, cutting_proxy: CuttingProxy, gpg_home: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "pulled"
+    with pytest.raises(CatalogError, match=r"was cut short after \d+ of \d+ bytes"):
+        pull(cutting_proxy.url, gpg_home, out, ["flavour=minimal"])
+    part = out / "disk.raw.part"
+    assert 0 < part.stat().st_size < len(BIG)
+    had = part.stat().st_size
+    result = pull(server.url, gpg_home, out, ["flavour=minimal"])
+    (got,) = result["files"]
+    assert got["resumed_from"] == had
+    data = (out / "disk.raw").read_bytes()
+    assert data == BIG + b"raw" and hashlib.sha256(data).hexdigest() == got["sha256"]
+    assert not part.exists()
+    again = pull(server.url, gpg_home, out, ["flavour=minimal"])
+    assert again["files"][0]["resumed_from"] is None  # already whole: nothing fetched
+
+
+def test_pull_refuses_a_tampered_blob(
+    server: Any, catalog: Store, gpg_home: Path, tmp_path: Path
+) -> None:
+    item = raw_item(catalog, gpg_home)
+    blob = catalog.get(item["path"])
+    catalog.put(item["path"], b"X" + blob[1:])
+    with pytest.raises(CatalogError, match=r"disk\.raw .* was refused: its sha256 does not match"):
+        pull(server.url, gpg_home, tmp_path / "out", ["flavour=minimal"])
+    assert not (tmp_path / "out" / "disk.raw").exists()
+    assert not (tmp_path / "out" / "disk.raw.part").exists()
+
+
+def test_pull_refuses_a_tampered_index(
+    server: Any, catalog: Store, gpg_home: Path, tmp_path: Path
+) -> None:
+    key = index.products_path(index.DOWNLOADS).removesuffix(".json") + ".sjson"
+    item = raw_item(catalog, gpg_home)
+    forged = catalog.get(key).replace(item["sha256"].encode(), blob_key("f" * 64)[-64:].encode())
+    catalog.put(key, forged)
+    with pytest.raises(CatalogError, match=r"\.sjson was refused: its signature is bad"):
+        pull(server.url, gpg_home, tmp_path / "out", ["flavour=minimal"])
+
+
+def test_the_server_sees_builds_added_while_it_runs(
+    server: Any,
+    catalog: Store,
+    make_build: BuildMaker,
+    gpg_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shipyard.catalog import app
+
+    monkeypatch.setattr(app, "RECHECK_SECONDS", 0.0)
+    assert httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "db"}).status_code == 404
+    add_build(catalog, make_build(flavour="db"), home=gpg_home)
+    found = httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "db"})
+    assert found.status_code == 200 and found.json()["flavour"] == "db"
+
+
+def test_an_s3_backed_server_serves_ranges_and_pulls(
+    s3_store: Store,
+    make_build: BuildMaker,
+    gpg_home: Path,
+    serve: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    add_build(s3_store, make_build(content=BIG, formats=("raw",)), home=gpg_home)
+    served = serve(create_app(Settings(s3_store, gpg_home, None)))
+    item = raw_item(s3_store, gpg_home)
+    part = httpx.get(f"{served.url}/{item['path']}", headers={"Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and part.content == BIG[1000:2000]
+    result = pull(served.url, gpg_home, tmp_path / "out", ["flavour=minimal"])
+    assert (tmp_path / "out" / "disk.raw").read_bytes() == BIG + b"raw"
+    assert result["files"][0]["sha256"] == item["sha256"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/streams/v1/%00", "/streams/v1/..", "/blobs/sha256/%00/x", "/blobs/sha256/../x"]
+)
+def test_odd_paths_are_not_found(server: Any, path: str) -> None:
+    assert httpx.get(f"{server.url}{path}").status_code == 404
+
+
+def test_odd_change_requests_are_refused_clearly(server: Any) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    resp = httpx.post(
+        f"{server.url}/api/v1/images/20261120", json={"product": "../x"}, headers=headers
+    )
+    assert resp.status_code == 400 and "is not a product id" in resp.text
