@@ -130,12 +130,16 @@ class Cache:
     def adopt_debs(self, downloaded: Path, release: str, arch: str) -> int:
         """Move new .debs from ``downloaded`` into the cache; returns how many were new."""
         target = self.debs(release, arch)
+        incoming = self.root / "debs" / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
         added = 0
         for deb in downloaded.glob("*.deb"):
             dest = target / deb.name
             if dest.exists():
                 continue
-            tmp = target / f".{deb.name}.{os.getpid()}"
+            # Stage outside the cache directory: a concurrent bootstrap copies that whole
+            # directory in, and must never see a file that is about to be renamed.
+            tmp = incoming / f"{deb.name}.{os.getpid()}"
             try:
                 os.replace(deb, tmp) if _same_fs(deb, target) else _copy(deb, tmp)
                 os.replace(tmp, dest)

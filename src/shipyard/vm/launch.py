@@ -1,0 +1,191 @@
+"""``shipyard run``'s work, apart from argument parsing: boot a build, wait, record."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard import record
+from shipyard.errors import AgentError, UsageError, VMError
+from shipyard.vm.identity import load_signer
+from shipyard.vm.metadata import USER_DATA_LIMIT, Instance
+from shipyard.vm.net import ssh_command
+from shipyard.vm.qemu import VM, accelerator_note, boot
+
+
+@dataclass
+class RunRequest:
+    build: str
+    user_data: Path | None = None
+    ssh_key: Path | None = None
+    firmware: str | None = None
+    memory: int = 1024
+    cpus: int = 2
+    disk_size: int | None = None
+    wait_ready: bool = False
+    timeout: float = 300.0
+    keep: bool = False
+    accel: str | None = None
+    agent: str = "shipyard"  # filled in from the build record
+
+
+@dataclass
+class RunResult:
+    instance_id: str
+    accelerator: str
+    firmware: str
+    ssh_port: int
+    ssh: str
+    console_log: str
+    certificate: str
+    agent: dict[str, Any] | None = None
+    ready_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "accelerator": self.accelerator,
+            "firmware": self.firmware,
+            "ssh_port": self.ssh_port,
+            "ssh": self.ssh,
+            "console_log": self.console_log,
+            "certificate": self.certificate,
+            "agent": self.agent,
+            "ready_seconds": self.ready_seconds,
+        }
+
+
+def read_user_data(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--user-data {path}: {exc.strerror}") from exc
+    if len(data) > USER_DATA_LIMIT:
+        raise UsageError(
+            f"--user-data {path} is {len(data)} bytes; EC2 accepts at most {USER_DATA_LIMIT}"
+            " (gzip it)"
+        )
+    return data
+
+
+def read_ssh_key(path: Path | None) -> tuple[str, ...]:
+    if path is None:
+        return ()
+    from shipyard.agent.keys import valid_key
+
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--ssh-key {path}: cannot read it ({exc})") from exc
+    keys = tuple(key for line in lines if line.strip() and (key := valid_key(line)))
+    if not keys:
+        raise UsageError(f"--ssh-key {path} holds no OpenSSH public key (a .pub file)")
+    return keys
+
+
+def launch(request: RunRequest, say: Any) -> RunResult:
+    """Boot the build, report progress through ``say(text)``, return what happened."""
+    build_dir = record.find_build(request.build)
+    rec = record.load(build_dir)
+    image = build_dir / rec.artifact("raw").path
+    firmware = request.firmware or ("uefi" if "uefi" in rec.boot_modes else rec.boot_modes[0])
+    if firmware not in rec.boot_modes:
+        raise UsageError(
+            f"build {rec.id} cannot boot with {firmware} (it supports {', '.join(rec.boot_modes)})"
+        )
+    user = str(rec.manifest.get("system", {}).get("user", "admin"))
+    request.agent = rec.agent
+    if request.wait_ready and rec.agent == "none":
+        raise UsageError(
+            f"build {rec.id} has no boot agent (agent: none): --wait-ready has nothing to wait for"
+        )
+    signer = load_signer()
+    instance = Instance(
+        user_data=read_user_data(request.user_data),
+        public_keys=read_ssh_key(request.ssh_key),
+        image_id=_ami_id(rec.id),
+    )
+    workdir = build_dir / "runs" / instance.instance_id
+    started = time.monotonic()
+    with boot(
+        image,
+        firmware=firmware,
+        disk_size=request.disk_size,
+        instance=instance,
+        workdir=workdir,
+        memory=request.memory,
+        cpus=request.cpus,
+        accel=request.accel,
+        signer=signer,
+        keep=request.keep,
+    ) as vm:
+        result = RunResult(
+            instance_id=instance.instance_id,
+            accelerator=vm.accelerator,
+            firmware=firmware,
+            ssh_port=vm.ssh_port,
+            ssh=ssh_command(user, vm.ssh_port),
+            console_log=str(vm.console_log),
+            certificate=str(signer.certificate_path),
+        )
+        say(f"instance {instance.instance_id}: {firmware}, {accelerator_note(vm.accelerator)}")
+        say(f"console: {vm.console_log}")
+        say(f"identity certificate: {signer.certificate_path}")
+        say(f"ssh: {result.ssh}")
+        outcome = "interrupted"
+        try:
+            outcome = _wait(vm, request, result, started, say)
+        except VMError:
+            outcome = "timeout"
+            raise
+        finally:
+            _record(build_dir, result, request, outcome)
+    if outcome == "failed":
+        agent = result.agent or {}
+        what = (
+            f"steps {', '.join(map(str, agent['failed_steps']))} failed"
+            if agent.get("failed_steps")
+            else f"it found no metadata service ({agent.get('datasource', 'no datasource')})"
+        )
+        raise AgentError(
+            f"the agent on {instance.instance_id} did not get ready: {what}",
+            hint=f"see the console log {vm.console_log}",
+        )
+    return result
+
+
+def _wait(vm: VM, request: RunRequest, result: RunResult, started: float, say: Any) -> str:
+    if request.wait_ready:
+        result.agent = vm.wait_ready(request.timeout, agent=request.agent)
+        result.ready_seconds = round(time.monotonic() - started, 2)
+        if result.agent.get("step") != "ready":
+            return "failed"
+        say(f"ready after {result.ready_seconds} s")
+        if not request.keep:
+            return "ready"  # leaving the boot block powers the guest down
+    say("running until the guest powers off (Ctrl-C stops it)")
+    vm.process.wait()
+    return "ready" if result.agent else "exited"
+
+
+def _record(build_dir: Path, result: RunResult, request: RunRequest, outcome: str) -> None:
+    entry = result.as_json() | {
+        "outcome": outcome,
+        "disk_size": request.disk_size,
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    with contextlib.suppress(OSError):  # a read-only build directory must not fail a run
+        record.append(build_dir, "runs", entry)
+
+
+def _ami_id(build_id: str) -> str:
+    import hashlib
+
+    return "ami-" + hashlib.sha256(build_id.encode()).hexdigest()[:17]

@@ -1,0 +1,200 @@
+"""The boot agent against a real metadata emulator: what an instance's owner would notice."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from shipyard.agent.main import Settings, run
+from shipyard.vm.imds import Fault, ImdsServer
+from shipyard.vm.imds import Settings as ImdsSettings
+from shipyard.vm.metadata import Instance
+
+Boot = Callable[..., "object"]
+
+
+def script(marker: Path) -> bytes:
+    return f"#!/bin/sh\necho ran >> {marker}\n".encode()
+
+
+def test_first_boot_installs_keys_sets_hostname_runs_user_data(
+    boot: Boot, machine: Settings, public_key: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    result = boot(Instance(public_keys=(public_key,), user_data=script(marker)))
+    assert result.ok, result.reports
+    assert result.reports[0]["step"] == "start"
+    assert result.reports[-1]["step"] == "ready"
+    assert result.step("keys")["installed"] == 1
+    assert marker.read_text() == "ran\n"
+    assert result.step("user-data")["exit_code"] == 0
+    authorized = machine.home / ".ssh" / "authorized_keys"  # type: ignore[operator]
+    assert public_key in authorized.read_text()
+    assert stat.S_IMODE(authorized.stat().st_mode) == 0o600
+    assert stat.S_IMODE(authorized.parent.stat().st_mode) == 0o700
+    assert (machine.etc / "hostname").read_text() == "ip-10-0-2-15\n"
+    assert "ip-10-0-2-15" in (machine.etc / "hosts").read_text()
+    # Reports never carry keys or user data.
+    assert public_key.split()[1] not in result.console
+    assert "echo ran" not in result.console
+    for report in result.reports:
+        assert isinstance(report["seconds"], float)
+
+
+def test_the_same_instance_does_not_run_user_data_twice_a_new_one_does(
+    boot: Boot, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    instance = Instance(user_data=script(marker))
+    boot(instance)
+    second = boot(instance)
+    assert second.ok
+    assert "skipped" in second.step("user-data")
+    assert second.step("instance")["first_boot"] is False
+    assert marker.read_text() == "ran\n"
+    boot(Instance(user_data=script(marker)))
+    assert marker.read_text() == "ran\nran\n"
+
+
+def test_bootstrap_steps_run_once_per_instance(
+    boot: Boot, machine: Settings, tmp_path: Path
+) -> None:
+    marker = tmp_path / "bootstrapped"
+    config = json.loads(machine.config.read_text())
+    config["bootstrap"] = [
+        {"shell": f"echo shell >> {marker}"},
+        {"script": "setup.sh", "content": f"#!/bin/sh\necho script >> {marker}\n"},
+    ]
+    machine.config.write_text(json.dumps(config))
+    instance = Instance()
+    assert boot(instance).step("bootstrap")["steps"] == 2
+    boot(instance)
+    assert marker.read_text() == "shell\nscript\n"
+
+
+def test_a_failing_bootstrap_step_ends_failed(boot: Boot, machine: Settings) -> None:
+    config = json.loads(machine.config.read_text())
+    config["bootstrap"] = [{"shell": "exit 3"}]
+    machine.config.write_text(json.dumps(config))
+    result = boot(Instance())
+    assert not result.ok
+    assert result.step("bootstrap")["exit_code"] == 3
+    assert result.reports[-1]["step"] == "failed"
+
+
+def test_token_expiring_mid_run_is_renewed(boot: Boot, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    def expire_third_request(server: ImdsServer) -> None:
+        server.inject(Fault(), Fault(), Fault(expire_tokens=True))
+
+    result = boot(Instance(user_data=script(marker)), expire_third_request)
+    assert result.ok, result.reports
+    assert marker.exists()
+
+
+def test_403_stops_the_agent_and_says_so(boot: Boot) -> None:
+    result = boot(Instance(), settings=ImdsSettings(enabled=False))
+    assert not result.ok
+    assert "disabled" in result.step("imds")["error"]
+    assert result.reports[-1]["step"] == "failed"
+
+
+def test_no_user_data_is_fine(boot: Boot) -> None:
+    result = boot(Instance())
+    assert result.ok
+    assert result.step("user-data")["kind"] == "none"
+
+
+def test_503_and_slow_answers_within_the_deadline_are_retried(boot: Boot) -> None:
+    def throttle(server: ImdsServer) -> None:
+        server.inject(Fault(status=503), Fault(status=503), Fault(delay=0.5))
+
+    result = boot(Instance(), throttle)
+    assert result.ok, result.reports
+    assert result.step("instance")["retries"] >= 2
+
+
+def test_an_unreachable_service_fails_within_the_deadline(
+    machine: Settings, closed_port: int
+) -> None:
+    machine.imds_port = closed_port
+    machine.deadline = 1.5
+    start = time.monotonic()
+    assert run(machine) is False
+    assert time.monotonic() - start < 10
+    console = Path(machine.console or "").read_text()
+    assert '"step":"imds"' in console and "did not answer in time" in console
+
+
+def test_gzipped_user_data_is_unpacked(boot: Boot, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    result = boot(Instance(user_data=gzip.compress(script(marker))))
+    assert result.ok
+    assert marker.exists()
+
+
+def test_a_malformed_key_is_skipped_and_reported(boot: Boot, public_key: str) -> None:
+    result = boot(Instance(public_keys=(public_key, "ssh-rsa not-base64!! x@y")))
+    assert result.ok
+    keys = result.step("keys")
+    assert keys["installed"] == 1
+    assert keys["skipped"] == [1]
+
+
+def test_keys_replace_what_the_agent_installed_before(
+    boot: Boot, machine: Settings, public_key: str, tmp_path: Path
+) -> None:
+    authorized = machine.home / ".ssh" / "authorized_keys"  # type: ignore[operator]
+    authorized.parent.mkdir(mode=0o700)
+    authorized.write_text("ssh-ed25519 AAAA-the-users-own-line mine\n")
+    boot(Instance(public_keys=(public_key,)))
+    boot(Instance(public_keys=(public_key,)))
+    text = authorized.read_text()
+    assert text.count(public_key) == 1
+    assert "the-users-own-line" in text
+    boot(Instance())
+    assert public_key not in authorized.read_text()
+
+
+def test_oversized_user_data_is_refused(boot: Boot) -> None:
+    result = boot(Instance(user_data=b"#!/bin/sh\n" + b"#" * 17000))
+    assert not result.ok
+    assert "limit" in result.step("user-data")["error"]
+
+
+def test_cloud_config_asks_for_the_cloud_init_agent(boot: Boot) -> None:
+    result = boot(Instance(user_data=b"#cloud-config\npackages: [nginx]\n"))
+    assert not result.ok
+    assert "cloud-init" in result.step("user-data")["error"]
+
+
+def test_a_failing_script_is_recorded(boot: Boot, machine: Settings) -> None:
+    instance = Instance(user_data=b"#!/bin/sh\necho oops >&2\nexit 7\n")
+    result = boot(instance)
+    assert not result.ok
+    assert result.step("user-data")["exit_code"] == 7
+    instance_dir = machine.state_dir / "instances" / instance.instance_id
+    assert (instance_dir / "user-data.exit").read_text() == "7\n"
+    assert "oops" in (instance_dir / "user-data.log").read_text()
+    assert stat.S_IMODE((instance_dir / "user-data").stat().st_mode) == 0o700
+
+
+def test_a_registration_request_goes_to_registration(boot: Boot) -> None:
+    request = {"master": "http://127.0.0.1:9", "appliance": "backend"}
+    result = boot(Instance(user_data=json.dumps(request).encode()))
+    assert any(r["step"].startswith("register") for r in result.reports)
+
+
+def test_an_unexpected_error_still_ends_with_a_failed_report(boot: Boot, machine: Settings) -> None:
+    config = json.loads(machine.config.read_text())
+    config["bootstrap"] = [5]  # not a step: the agent trips over it
+    machine.config.write_text(json.dumps(config))
+    result = boot(Instance())
+    assert not result.ok
+    assert "TypeError" in result.step("agent")["error"]
+    assert result.reports[-1]["step"] == "failed"

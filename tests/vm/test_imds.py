@@ -1,0 +1,136 @@
+"""The metadata emulator answers as EC2's IMDSv2 does, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from shipyard.vm.identity import Signer, load_signer, verify
+from shipyard.vm.imds import ImdsServer, Settings, serve
+from shipyard.vm.metadata import Instance
+
+
+def token(server: ImdsServer, ttl: str = "60") -> str:
+    r = httpx.put(
+        f"{server.url}/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": ttl}
+    )
+    assert r.status_code == 200
+    assert r.headers["X-aws-ec2-metadata-token-ttl-seconds"] == ttl
+    return r.text
+
+
+def get(server: ImdsServer, path: str, tok: str | None) -> httpx.Response:
+    headers = {"X-aws-ec2-metadata-token": tok} if tok is not None else {}
+    return httpx.get(f"{server.url}{path}", headers=headers)
+
+
+@pytest.mark.parametrize("ttl", ["0", "21601", "-5", "abc", ""])
+def test_a_bad_ttl_is_refused_with_400(imds: ImdsServer, ttl: str) -> None:
+    headers = {"X-aws-ec2-metadata-token-ttl-seconds": ttl} if ttl else {}
+    r = httpx.put(f"{imds.url}/latest/api/token", headers=headers)
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("ttl", ["1", "21600"])
+def test_the_ttl_limits_are_accepted(imds: ImdsServer, ttl: str) -> None:
+    assert token(imds, ttl)
+
+
+def test_a_missing_or_wrong_token_gets_401(imds: ImdsServer) -> None:
+    assert get(imds, "/latest/meta-data/instance-id", None).status_code == 401
+    assert get(imds, "/latest/meta-data/instance-id", "forged").status_code == 401
+
+
+def test_an_expired_token_gets_401_and_a_new_one_works(imds: ImdsServer) -> None:
+    old = token(imds)
+    imds.expire_tokens()
+    assert get(imds, "/latest/meta-data/instance-id", old).status_code == 401
+    fresh = token(imds)
+    r = get(imds, "/latest/meta-data/instance-id", fresh)
+    assert r.status_code == 200
+    assert r.text == imds.instance.instance_id
+
+
+def test_v1_requests_work_only_when_allowed(instance: Instance, signer: Signer) -> None:
+    with serve(instance, signer, settings=Settings(require_token=False)) as server:
+        assert get(server, "/latest/meta-data/instance-id", None).status_code == 200
+        assert get(server, "/latest/meta-data/instance-id", "forged").status_code == 401
+
+
+def test_a_disabled_endpoint_answers_403(instance: Instance, signer: Signer) -> None:
+    with serve(instance, signer, settings=Settings(enabled=False)) as server:
+        r = httpx.put(
+            f"{server.url}/latest/api/token",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+        )
+        assert r.status_code == 403
+
+
+def test_a_proxied_token_request_is_refused(imds: ImdsServer) -> None:
+    r = httpx.put(
+        f"{imds.url}/latest/api/token",
+        headers={"X-aws-ec2-metadata-token-ttl-seconds": "60", "X-Forwarded-For": "10.0.0.1"},
+    )
+    assert r.status_code == 403
+
+
+def test_metadata_tree(imds: ImdsServer, public_key: str) -> None:
+    tok = token(imds)
+    listing = get(imds, "/latest/meta-data/", tok).text.splitlines()
+    for name in ("ami-id", "instance-id", "instance-type", "local-hostname", "local-ipv4", "mac"):
+        assert name in listing
+    assert "placement/" in listing and "public-keys/" in listing
+    assert get(imds, "/latest/meta-data/placement/region", tok).text == "us-east-1"
+    assert get(imds, "/latest/meta-data/placement/availability-zone", tok).text == "us-east-1a"
+    assert get(imds, "/latest/meta-data/public-keys/", tok).text == "0=shipyard"
+    assert get(imds, "/latest/meta-data/public-keys/0/", tok).text == "openssh-key"
+    assert get(imds, "/latest/meta-data/public-keys/0/openssh-key", tok).text == public_key
+    assert get(imds, "/latest/meta-data/nothing-here", tok).status_code == 404
+    assert get(imds, "/2009-04-04/meta-data/instance-id", tok).status_code == 200
+
+
+def test_user_data_is_served_and_404_when_there_is_none(imds: ImdsServer, signer: Signer) -> None:
+    tok = token(imds)
+    assert get(imds, "/latest/user-data", tok).content == b"#!/bin/sh\necho hi\n"
+    with serve(Instance(), signer) as bare:
+        assert get(bare, "/latest/user-data", token(bare)).status_code == 404
+        assert "user-data" not in get(bare, "/latest/", token(bare)).text
+
+
+def test_identity_document_is_signed_by_the_saved_certificate(
+    imds: ImdsServer, signer: Signer
+) -> None:
+    tok = token(imds)
+    document = get(imds, "/latest/dynamic/instance-identity/document", tok).content
+    signature = get(imds, "/latest/dynamic/instance-identity/signature", tok).text
+    fields = json.loads(document)
+    assert fields["instanceId"] == imds.instance.instance_id
+    assert fields["region"] == "us-east-1"
+    certificate = signer.certificate_path.read_bytes()
+    assert verify(document, signature, certificate)
+    assert not verify(document.replace(b"us-east-1", b"eu-west-1"), signature, certificate)
+
+
+def test_the_signing_key_is_kept_across_uses(signer: Signer) -> None:
+    again = load_signer(signer.certificate_path.parent)
+    assert again.certificate == signer.certificate
+
+
+def test_each_instance_gets_a_fresh_id() -> None:
+    ids = {Instance().instance_id for _ in range(20)}
+    assert len(ids) == 20
+    assert all(i.startswith("i-") and len(i) == 19 for i in ids)
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(imds: ImdsServer) -> None:
+    with httpx.Client() as client:
+        tok = client.put(
+            f"{imds.url}/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "5"}
+        ).text
+        for _ in range(5):
+            r = client.get(
+                f"{imds.url}/latest/meta-data/mac", headers={"X-aws-ec2-metadata-token": tok}
+            )
+            assert r.text == imds.instance.mac
