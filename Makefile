@@ -11,7 +11,7 @@ STAMPS := .deps
 APT_PACKAGES := mmdebstrap debian-archive-keyring arch-test qemu-system-x86 qemu-utils \
 	ovmf seabios grub-pc-bin grub-efi-amd64-bin grub-common mtools dosfstools e2fsprogs \
 	fdisk zstd tar util-linux openssh-client python3-venv python3-dev gcc \
-	postgresql gnupg dpkg-dev apt-utils iproute2 curl ca-certificates
+	postgresql gnupg dpkg-dev apt-utils xz-utils iproute2 curl ca-certificates
 
 .PHONY: all setup demo test lint typecheck pytest clean
 

@@ -157,3 +157,33 @@ def which(name: str) -> str | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     return None
+
+
+def start(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    output: Path,
+    error: type[ShipyardError],
+    what: str,
+    new_session: bool = False,
+    die_with_parent: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running program (a VM, a server) in the background.
+
+    Its stdout and stderr go to ``output``. With ``new_session`` a Ctrl-C in the
+    terminal reaches only Shipyard, which then stops the program its own way.
+    """
+    args = [str(a) for a in argv]
+    log.debug("$ %s &", command_line(args))
+    with open(output, "wb") as fh:
+        try:
+            return subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=fh,
+                start_new_session=new_session,
+                preexec_fn=_die_with_parent if die_with_parent else None,
+            )
+        except FileNotFoundError as exc:
+            raise error(f"cannot {what}: {args[0]} is not installed or not on PATH") from exc

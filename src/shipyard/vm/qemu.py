@@ -22,7 +22,7 @@ from typing import Any
 
 from shipyard.cleanup import Cleanup, cleanup_scope
 from shipyard.errors import VMError
-from shipyard.proc import command_line, run
+from shipyard.proc import run, start
 from shipyard.vm import accel as accel_mod
 from shipyard.vm import console, qmp
 from shipyard.vm.firmware import firmware_args
@@ -250,20 +250,15 @@ def boot(
 
 
 def _start(argv: list[str], workdir: Path, cleanup: Cleanup) -> subprocess.Popen[bytes]:
-    """Start qemu in the background (it outlives any one call, so not through proc.run)."""
-    log.debug("$ %s", command_line(argv))
+    """Start qemu in the background; it dies with us, so no VM outlives its runner."""
     stderr_path = workdir / "qemu.log"
-    with open(stderr_path, "wb") as stderr:
-        try:
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                start_new_session=True,  # Ctrl-C goes to us; we power the guest down
-            )  # fmt: skip
-        except FileNotFoundError as exc:
-            raise VMError(
-                f"cannot run {argv[0]}: it is not installed",
-                hint="install the qemu-system-x86 package",
-            ) from exc
+    process = start(
+        argv,
+        output=stderr_path,
+        error=VMError,
+        what="start the VM (install the qemu-system-x86 package)",
+        new_session=True,  # Ctrl-C goes to us; we power the guest down
+    )
     cleanup.register(f"qemu {process.pid}", lambda: _kill(process))
     # qemu checks its arguments before it does anything; catch a quick failure here.
     deadline = time.monotonic() + 0.5
