@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from shipyard.build.cache import cache_key
+from shipyard.build.chroot import ISOLATED
 from shipyard.build.context import BuildContext
 from shipyard.build.packages import apt_sources, package_set
 from shipyard.build.rootfs import mount_root
@@ -68,14 +69,7 @@ def _mmdebstrap(ctx: BuildContext, target: Path) -> None:
     downloaded = ctx.work_dir / "downloaded-debs"
     downloaded.mkdir()
     argv: list[str] = [
-        # Its own mount and PID namespace: mmdebstrap's mounts and processes end with it.
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--pid",
-        "--fork",
-        "--kill-child",
+        *ISOLATED,
         "mmdebstrap",
         f"--variant={VARIANT}",
         "--mode=root",

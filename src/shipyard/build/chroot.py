@@ -44,17 +44,24 @@ CHROOT_ENV = {
 }
 
 
+# Prefix for a command that gets its own mount and PID namespaces: the mounts it makes
+# and the processes it starts end with it, however it ends.
+ISOLATED = (
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--",
+)
+
+
 def chroot_argv(root: Path, argv: Sequence[str]) -> list[str]:
     """The full command line that runs ``argv`` inside ``root``."""
     return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--",
+        *ISOLATED,
         "sh",
         "-c",
         _SETUP,

@@ -1,0 +1,204 @@
+"""Join storm: N simulated backends register, fetch their profile and report three times.
+
+Runs `shipyard frontend serve` in a subprocess on 127.0.0.1 over SQLite (WAL) and over a
+throwaway PostgreSQL cluster, drives it from one asyncio client, and prints a table of
+throughput, latency percentiles and errors per database.
+
+    python bench/frontend_load.py [--backends 2000] [--concurrency 200] [--db sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from shipyard.frontend import setup
+from shipyard.frontend.core import db
+
+PROFILE = {
+    "packages": ["chrony", "nginx"],
+    "files": [{"path": "/etc/motd", "content": "{{ host.name }} in rack {{ host.rack }}\n"}],
+    "bootstrap": [{"shell": "systemctl enable --now nginx"}],
+}
+REPORTS = [
+    {"state": "installing", "step": "packages"},
+    {"state": "installing", "step": "files"},
+    {"state": "installed", "message": "profile applied"},
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback (initdb runs as `postgres` when root)."""
+    initdb = shutil.which("initdb")
+    pg_ctl = shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise SystemExit("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="shipyard-bench-pg-"))
+    if as_pg:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", free_port()
+    subprocess.run([*as_pg, initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+                   check=True, capture_output=True)  # fmt: skip
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    subprocess.run([*as_pg, pg_ctl, "-D", data, "-l", base / "log", "-w", "-o", options, "start"],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_pg, pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], capture_output=True
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def serve(url: str) -> Iterator[tuple[str, str, str]]:
+    """An initialised frontend in a subprocess; yields (base URL, admin token, join token)."""
+    made = setup.init(db.make_engine(url))
+    port = free_port()
+    argv = [sys.executable, "-m", "shipyard.cli.main", "frontend", "serve", "--db", url,
+            "--listen", f"127.0.0.1:{port}"]  # fmt: skip
+    proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("the frontend did not start") from None
+                time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {made['admin_token']}"}
+        httpx.put(f"{base}/api/v1/appliances/backend/profile", json=PROFILE, headers=headers)
+        yield base, made["admin_token"], made["join_token"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def backend(
+    client: httpx.AsyncClient, n: int, join_token: str, latencies: list[float], errors: list[str]
+) -> None:
+    async def call(
+        method: str, path: str, token: str, body: object = None
+    ) -> httpx.Response | None:
+        start = time.perf_counter()
+        try:
+            r = await client.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            errors.append(f"{path}: {type(exc).__name__}")
+            return None
+        latencies.append(time.perf_counter() - start)
+        if r.status_code >= 400:
+            errors.append(f"{path}: HTTP {r.status_code}")
+            return None
+        return r
+
+    facts = {"instance_id": f"i-{n:017x}", "availability_zone": f"us-east-1{'abc'[n % 3]}",
+             "local_ipv4": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}  # fmt: skip
+    joined = await call("POST", "/api/v1/join", join_token, facts)
+    if joined is None:
+        return
+    token = joined.json()["host_token"]
+    if await call("GET", "/api/v1/self/profile", token) is None:
+        return
+    for report in REPORTS:
+        if await call("POST", "/api/v1/self/status", token, report) is None:
+            return
+
+
+async def storm(base: str, join_token: str, backends: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def one(n: int) -> None:
+            async with gate:
+                await backend(client, n, join_token, latencies, errors)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(n) for n in range(backends)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+        )
+
+    if errors:
+        print(f"  first errors: {errors[:3]}", file=sys.stderr)
+    return {
+        "seconds": elapsed,
+        "backends/s": backends / elapsed,
+        "requests/s": len(latencies) / elapsed,
+        "p50 ms": pct(0.50),
+        "p99 ms": pct(0.99),
+        "errors": float(len(errors)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=200, help="backends in flight at once")
+    parser.add_argument("--db", default="sqlite,postgresql")
+    args = parser.parse_args()
+    rows: list[tuple[str, dict[str, float]]] = []
+    for kind in args.db.split(","):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            postgres() if kind == "postgresql" else _sqlite(tmp) as url,
+            serve(url) as (base, _admin, join_token),
+        ):
+            rows.append(
+                (kind, asyncio.run(storm(base, join_token, args.backends, args.concurrency)))
+            )
+    print(f"\n{args.backends} backends x 5 requests, {args.concurrency} in flight, 127.0.0.1")
+    header = (
+        f"{'database':<11}{'seconds':>9}{'backends/s':>12}{'requests/s':>12}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind, r in rows:
+        print(f"{kind:<11}{r['seconds']:>9.1f}{r['backends/s']:>12.0f}{r['requests/s']:>12.0f}"
+              f"{r['p50 ms']:>9.1f}{r['p99 ms']:>9.1f}{int(r['errors']):>8}")  # fmt: skip
+    return 0
+
+
+@contextmanager
+def _sqlite(tmp: str) -> Iterator[str]:
+    yield f"sqlite:///{tmp}/frontend.db"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

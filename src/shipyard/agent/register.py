@@ -1,0 +1,303 @@
+"""Join a Shipyard frontend: register, fetch the profile, install it, report, reboot.
+
+Runs inside the image at first boot, so it uses the standard library only and imports
+nothing else from Shipyard. Everything that touches the machine (the file system root,
+commands, HTTP) can be redirected, so the same code is tested on a build host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+
+DEFAULT_PORT = 8470
+HTTP_TIMEOUT = 30.0
+COMMAND_TIMEOUT = 1800.0
+TAIL_LINES = 40
+TAIL_CHARS = 4000
+
+Runner = Callable[[Sequence[str]], tuple[int, str]]
+Report = Callable[..., None]
+
+
+class JoinFailed(Exception):
+    """A step failed; carries the step's name and the tail of its output."""
+
+    def __init__(self, step: str, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.step, self.message, self.output = step, message, output
+
+
+def parse_master(master: object) -> str:
+    """The frontend's base URL from "IP[:PORT]"; anything but an IP literal is refused."""
+    if not isinstance(master, str) or not master or len(master) > 64:
+        raise ValueError("master must be an IP address, optionally with :PORT")
+    host, port = master, str(DEFAULT_PORT)
+    if master.startswith("["):
+        host, bracket, rest = master[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"master {master!r} is not [IPv6]:PORT")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"master {master!r} is not [IPv6]:PORT")
+            port = rest[1:]
+    elif master.count(":") == 1:
+        host, port = master.split(":")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"master {master!r} is not an IP address") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"master {master!r} has no valid port")
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{shown}:{int(port)}"
+
+
+def run_command(argv: Sequence[str]) -> tuple[int, str]:
+    """Run a command with its output captured (stdout and stderr interleaved)."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        done = subprocess.run(
+            list(argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 127, str(exc)
+    return done.returncode, done.stdout.decode(errors="replace")
+
+
+def tail(text: str) -> str:
+    return "\n".join(text.rstrip().splitlines()[-TAIL_LINES:])[-TAIL_CHARS:]
+
+
+class Api:
+    """The frontend's host-facing API over urllib."""
+
+    def __init__(self, base: str, *, attempts: int = 30, pause: float = 2.0) -> None:
+        self.base, self.attempts, self.pause = base, attempts, pause
+        self.token = ""
+
+    def call(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if token or self.token:
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        for attempt in range(self.attempts):
+            request = urllib.request.Request(self.base + path, data, headers, method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                # 5xx may pass (a frontend restarting); a 4xx is an answer, not a hiccup.
+                if exc.code < 500 or attempt == self.attempts - 1:
+                    raise JoinFailed(
+                        path, f"{method} {path}: HTTP {exc.code}: {_detail(exc)}"
+                    ) from None
+            except (urllib.error.URLError, OSError) as exc:
+                # The frontend may still be starting while hosts boot.
+                if attempt == self.attempts - 1:
+                    raise JoinFailed(path, f"cannot reach {self.base}: {exc}") from None
+            time.sleep(self.pause)
+        raise JoinFailed(path, f"cannot reach {self.base}")
+
+
+def _detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read()).get("detail", exc.reason))
+    except (ValueError, AttributeError, OSError):
+        return str(exc.reason)
+
+
+def _ids(root: str, table: str, name: str) -> int:
+    """The numeric id of a user or group, looked up in the target root's own files."""
+    try:
+        with open(os.path.join(root, "etc", table), encoding="utf-8") as fh:
+            for line in fh:
+                fields = line.split(":")
+                if len(fields) > 2 and fields[0] == name:
+                    return int(fields[2])
+    except OSError:
+        pass
+    if name == "root":
+        return 0
+    raise JoinFailed("files", f"no {'user' if table == 'passwd' else 'group'} named {name!r}")
+
+
+def under(root: str, path: str) -> str:
+    """``path`` inside ``root``, refusing paths that climb out of it."""
+    full = os.path.normpath(os.path.join(root, path.lstrip("/")))
+    if os.path.commonpath([full, os.path.normpath(root)]) != os.path.normpath(root):
+        raise JoinFailed("files", f"path {path!r} leaves the root")
+    return full
+
+
+def write_file(root: str, spec: dict[str, Any]) -> str:
+    """Write one profile file atomically with its mode and owner; returns its path."""
+    path = under(root, str(spec["path"]))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    uid = _ids(root, "passwd", str(spec.get("owner", "root")))
+    gid = _ids(root, "group", str(spec.get("group", "root")))
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".shipyard-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(str(spec.get("content", "")))
+        os.chmod(temp, int(str(spec.get("mode", "0644")), 8))
+        if os.geteuid() == 0:
+            os.chown(temp, uid, gid)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    return path
+
+
+def _check(step: str, what: str, result: tuple[int, str]) -> str:
+    code, output = result
+    if code != 0:
+        raise JoinFailed(step, f"{what} exited with status {code}", output)
+    return output
+
+
+def apply_profile(profile: dict[str, Any], *, root: str, run: Runner, report: Report) -> None:
+    """Install packages, write files, run scripts and bootstrap steps, in that order."""
+    packages = [str(p) for p in profile.get("packages") or []]
+    if packages:
+        code, output = run(["apt-get", "update"])
+        if code != 0:
+            # Stale or absent lists may still hold the packages (an offline mirror).
+            report("packages", False, warning="apt-get update failed", output=tail(output))
+        _check(
+            "packages",
+            "apt-get install",
+            run(["apt-get", "install", "-y", "--no-install-recommends", *packages]),
+        )
+        report("packages", True, packages=packages)
+    for spec in profile.get("files") or []:
+        try:
+            path = write_file(root, spec)
+        except OSError as exc:
+            raise JoinFailed("files", f"cannot write {spec.get('path')}: {exc}") from None
+        report("file", True, path=str(spec["path"]), mode=str(spec.get("mode", "0644")))
+        del path
+    scripts_dir = under(root, "/var/lib/shipyard/profile")
+    for script in profile.get("scripts") or []:
+        name = os.path.basename(str(script["name"]))
+        os.makedirs(scripts_dir, exist_ok=True)
+        path = os.path.join(scripts_dir, name)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(str(script["content"]))
+        os.chmod(path, 0o700)
+        _check(f"script {name}", f"script {name}", run([path]))
+        report("script", True, name=name)
+    for index, step in enumerate(profile.get("bootstrap") or [], 1):
+        _check(
+            f"bootstrap {index}",
+            f"bootstrap step {index}",
+            run(["/bin/sh", "-c", str(step["shell"])]),
+        )
+        report("bootstrap", True, number=index)
+
+
+def _facts(request: dict[str, object], facts: dict[str, str]) -> dict[str, str]:
+    body = {"appliance": str(request.get("appliance") or "backend")}
+    for key in (
+        "instance_id",
+        "availability_zone",
+        "region",
+        "local_ipv4",
+        "mac",
+        "hostname",
+        "identity_document",
+        "identity_signature",
+    ):
+        if facts.get(key):
+            body[key] = str(facts[key])
+    return body
+
+
+def join(
+    request: dict[str, object],
+    facts: dict[str, str],
+    report: Report,
+    *,
+    root: str = "/",
+    run: Runner = run_command,
+    api: Api | None = None,
+) -> bool:
+    """Register with the frontend named in the user data and install the profile."""
+    try:
+        base = parse_master(request.get("master"))
+    except ValueError as exc:
+        report("register", False, error=str(exc))
+        return False
+    token = request.get("token")
+    api = api or Api(base)
+    try:
+        joined = api.call(
+            "POST",
+            "/api/v1/join",
+            _facts(request, facts),
+            token=token if isinstance(token, str) else "",
+        )
+        api.token = joined["host_token"]
+        host = joined["host"]
+        report("register", True, host=host["name"], master=base, state=host["state"])
+    except (JoinFailed, KeyError, TypeError) as exc:
+        report("register", False, error=str(exc))
+        return False
+    if host["state"] in ("installed", "online"):
+        return _report_state(api, report, "online", "back online")
+    step = "profile"
+    try:
+        profile = api.call("GET", "/api/v1/self/profile")
+        report("profile", True, packages=len(profile.get("packages") or []))
+        api.call("POST", "/api/v1/self/status", {"state": "installing", "step": "profile"})
+        report("installing", True)
+        apply_profile(profile, root=root, run=run, report=report)
+    except JoinFailed as exc:
+        report(exc.step, False, error=exc.message, output=tail(exc.output))
+        failed = {
+            "state": "failed",
+            "step": exc.step[:200],
+            "message": exc.message[:4000],
+            "output_tail": tail(exc.output),
+        }
+        try:
+            api.call("POST", "/api/v1/self/status", failed)
+        except JoinFailed as again:
+            report("failed", False, error=again.message)
+        return False
+    except (KeyError, TypeError, ValueError) as exc:
+        report(step, False, error=f"malformed profile: {exc}")
+        return False
+    if not _report_state(api, report, "installed", "profile applied"):
+        return False
+    if profile.get("reboot"):
+        report("reboot", True)
+        run(["systemctl", "reboot"])
+    return True
+
+
+def _report_state(api: Api, report: Report, state: str, message: str) -> bool:
+    try:
+        api.call("POST", "/api/v1/self/status", {"state": state, "message": message})
+    except JoinFailed as exc:
+        report(state, False, error=exc.message)
+        return False
+    report(state, True)
+    return True

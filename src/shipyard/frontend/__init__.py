@@ -1,0 +1,1 @@
+"""The frontend: hosts register, fetch their profile and install themselves."""

@@ -1,0 +1,109 @@
+"""The application factory: nothing is built until `create_app(settings)` is called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shipyard import __version__
+from shipyard.frontend.core import db
+from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.problems import Problem
+from shipyard.frontend.core.security import load_certificates
+
+
+class BodyLimit:
+    """Refuse request bodies larger than ``limit`` bytes before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"the request body is larger than {self.limit} bytes"}, status_code=413
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _problem(_request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status if isinstance(exc, Problem) else 400
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _db_conflict(_request: Request, exc: Exception) -> JSONResponse:
+    # Two requests raced for the same name, slot or instance; the loser may retry.
+    return JSONResponse(
+        {"detail": "the change conflicts with a concurrent one; retry"}, status_code=409
+    )
+
+
+async def _db_busy(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "the database is busy; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
+    """A frontend application over the database named in ``settings``."""
+    from shipyard.frontend.api.routes import appliances, attributes, hosts, join, report
+
+    app = FastAPI(
+        title="Shipyard frontend",
+        version=__version__,
+        description="Hosts register, fetch their profile and install themselves.",
+    )
+    app.state.settings = settings
+    app.state.db = db.Database(engine or db.make_engine(settings.db_url))
+    app.state.identity_keys = load_certificates(settings.identity_certs)
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(IntegrityError, _db_conflict)
+    app.add_exception_handler(OperationalError, _db_busy)
+    app.add_exception_handler(PoolTimeout, _db_busy)
+    for module in (join, hosts, appliances, attributes, report):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,144 @@
+"""What booting hosts call: join, fetch their profile, report their state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer, host_for
+from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
+from shipyard.frontend.core.security import IdentityRefused, verify_identity
+from shipyard.frontend.crud import attributes, hosts, tokens
+from shipyard.frontend.models import Host, utcnow
+from shipyard.frontend.profiles import render
+from shipyard.frontend.schemas.hosts import HostPublic, JoinRequest, JoinResponse, StatusReport
+from shipyard.frontend.schemas.profile import RenderedProfile
+
+router = APIRouter(prefix="/api/v1", tags=["join"])
+
+# Concurrent joins may pick the same rank; the loser retries with the next one.
+JOIN_ATTEMPTS = 8
+
+
+def _prove(
+    session: Session,
+    req: JoinRequest,
+    credentials: HTTPAuthorizationCredentials | None,
+    keys: list[tuple[Any, str | None]],
+    accounts: tuple[str, ...],
+) -> None:
+    """Accept a live join token, or an identity document signed by a configured key."""
+    if credentials is not None and credentials.credentials:
+        if tokens.find(session, credentials.credentials, "join") is None:
+            raise Forbidden("the join token is not valid (revoked or unknown)")
+        return
+    if not (req.identity_document and req.identity_signature):
+        raise Unauthorized("joining needs a join token or a signed instance-identity document")
+    try:
+        doc = verify_identity(req.identity_document, req.identity_signature, keys)
+    except IdentityRefused as exc:
+        raise Forbidden(str(exc)) from exc
+    if accounts and str(doc.get("accountId", "")) not in accounts:
+        raise Forbidden("the identity document belongs to an account this frontend does not serve")
+    claims = {
+        "instanceId": req.instance_id,
+        "availabilityZone": req.availability_zone,
+        "region": req.region,
+        "privateIp": req.local_ipv4,
+    }
+    for field, claimed in claims.items():
+        if claimed and str(doc.get(field, "")) != claimed:
+            raise Forbidden(f"the identity document's {field} does not match the request")
+    if doc.get("instanceId") != req.instance_id:
+        raise Forbidden("the identity document's instanceId does not match the request")
+
+
+@router.post("/join", response_model=JoinResponse, responses={401: {}, 403: {}, 409: {}})
+async def join(
+    req: JoinRequest,
+    request: Request,
+    database: DbDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> JoinResponse:
+    """Register a booting host and hand it a short-lived host token."""
+    keys = request.app.state.identity_keys
+
+    def work(session: Session) -> JoinResponse:
+        _prove(session, req, credentials, keys, settings.identity_accounts)
+        host = hosts.register(session, req)
+        tokens.revoke_host_tokens(session, host.id)
+        now = utcnow()
+        _, plain = tokens.create(
+            session, "host", host_id=host.id, ttl=settings.host_token_ttl, now=now
+        )
+        return JoinResponse(
+            host=hosts.public(host),
+            host_token=plain,
+            expires=now + timedelta(seconds=settings.host_token_ttl),
+        )
+
+    for _attempt in range(JOIN_ATTEMPTS - 1):
+        try:
+            return await database.run(work)
+        except IntegrityError:
+            continue
+    try:
+        return await database.run(work)
+    except IntegrityError as exc:
+        raise Conflict(f"instance {req.instance_id} could not be registered") from exc
+
+
+def rendered(session: Session, host: Host, *, mask: bool) -> RenderedProfile:
+    """The host's profile; ``mask`` hides shadow values (for anyone but the host itself)."""
+    resolved = attributes.resolve(session, host)
+    values = {
+        k: attributes.shown(r.value, r.shadow) if mask else r.value for k, r in resolved.items()
+    }
+    facts = {
+        "name": host.name,
+        "appliance": host.appliance.name,
+        "rack": host.rack,
+        "rank": host.rank,
+        "instance_id": host.instance_id or "",
+        "ip": host.ips[0] if host.ips else "",
+        "mac": host.macs[0] if host.macs else "",
+    }
+    return render(host.appliance.profile, host=facts, attributes=values)
+
+
+@router.get("/self/profile", response_model=RenderedProfile, responses={401: {}, 403: {}})
+async def my_profile(database: DbDep, token: TokenDep) -> RenderedProfile:
+    """The calling host's profile, secrets included; the host moves to profile-sent."""
+
+    def work(session: Session) -> RenderedProfile:
+        host = host_for(session, token)
+        profile = rendered(session, host, mask=False)
+        if host.state == "registered":
+            hosts.stamp(host, "profile-sent", utcnow(), "profile sent")
+        return profile
+
+    return await database.run(work)
+
+
+@router.post("/self/status", response_model=HostPublic, responses={401: {}, 403: {}, 409: {}})
+async def my_status(body: StatusReport, database: DbDep, token: TokenDep) -> HostPublic:
+    """Record installing, installed, failed or online; repeating a report changes nothing."""
+    message = body.message or body.step or body.state
+    if body.state == "failed" and body.output_tail:
+        message = f"{message}\n{body.output_tail}"
+
+    def work(session: Session) -> HostPublic:
+        host = host_for(session, token)
+        hosts.report(session, host, body.state, message)
+        if host.state == "installed":
+            # Installed hosts need no more access; a new boot joins again for a new token.
+            tokens.revoke_host_tokens(session, host.id)
+        return hosts.public(host)
+
+    return await database.run(work)

@@ -1,0 +1,75 @@
+"""An HTTP client for the frontend's admin API; the transport is injectable for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shipyard.errors import FrontendError
+
+
+class FrontendClient:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FrontendClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, json: Any = None) -> Any:
+        """Call the API; a refusal or an unreachable frontend becomes a FrontendError."""
+        try:
+            response = self._http.request(method, path, json=json)
+        except httpx.HTTPError as exc:
+            raise FrontendError(f"cannot reach the frontend at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise FrontendError(f"the frontend refused {method} {path}: {_detail(response)}")
+        if response.status_code == 204 or not response.content:
+            return None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.text
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.request("POST", path, json=body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, json=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(detail, list):
+        # Pydantic validation errors: name the first field and what is wrong with it.
+        first = detail[0] if detail else {}
+        where = ".".join(str(p) for p in first.get("loc", [])[1:])
+        return f"{where}: {first.get('msg', 'invalid')}"
+    return str(detail)

@@ -1,0 +1,136 @@
+"""Engines, sessions and migrations: SQLite in WAL mode by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.errors import FrontendError
+
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Map postgresql:// to the psycopg 3 driver, which is the one installed."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+# Connections one frontend process keeps to PostgreSQL; replicas multiply it.
+PG_CONNECTIONS = 20
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # WAL with NORMAL is durable across application crashes, which is what a host DB needs.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A deferred BEGIN that later writes fails at once with SQLITE_BUSY when another
+    # writer committed in between; taking the write lock up front makes writers queue.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            max_overflow=8,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(
+            url, pool_size=PG_CONNECTIONS, max_overflow=0, pool_timeout=120, pool_pre_ping=True
+        )
+    raise FrontendError(f"database URL {url!r} is neither sqlite:/// nor postgresql://")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Any]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+class Database:
+    """Sessions over one engine, and the queue SQLite writers wait in."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        # Requests wait for a turn in the event loop, not in worker threads or the
+        # connection pool: SQLite has one writer anyway (queueing is far cheaper than
+        # polling its busy handler), and PostgreSQL has as many turns as connections.
+        self.turns = asyncio.Semaphore(1 if is_sqlite(engine) else PG_CONNECTIONS)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction, in one worker thread, once it is our turn."""
+        # One thread hop per request: the turn is not held while the event loop
+        # schedules several hops, which is what bounds throughput on SQLite.
+        async with self.turns:
+            return await anyio.to_thread.run_sync(self._run, work)
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        with self.transaction() as session:
+            return work(session)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a transaction: committed if the block succeeds, else rolled back."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database schema to the newest migration."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(engine), "head")
+
+
+def check_current(engine: Engine) -> None:
+    """Refuse to serve a database that `shipyard frontend init` has not prepared."""
+    try:
+        tables = set(inspect(engine).get_table_names())
+    except Exception as exc:
+        raise FrontendError(f"cannot open the frontend database: {exc}") from exc
+    if "hosts" not in tables:
+        raise FrontendError(
+            "the frontend database has no tables; run `shipyard frontend init` first"
+        )

@@ -1,0 +1,29 @@
+"""Refusals the API turns into HTTP statuses; each is one sentence a user can act on."""
+
+from __future__ import annotations
+
+from shipyard.errors import FrontendError
+
+
+class Problem(FrontendError):
+    status = 400
+
+
+class Unauthorized(Problem):
+    status = 401
+
+
+class Forbidden(Problem):
+    status = 403
+
+
+class NotFound(Problem):
+    status = 404
+
+
+class Conflict(Problem):
+    status = 409
+
+
+class Invalid(Problem):
+    status = 422

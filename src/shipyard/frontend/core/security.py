@@ -1,0 +1,78 @@
+"""Tokens (random, stored as SHA-256 digests) and instance-identity document signatures."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from shipyard.frontend.core.config import IdentityCert
+
+TOKEN_PREFIX = {"admin": "sya_", "join": "syj_", "host": "syh_"}
+
+
+def new_token(kind: str) -> str:
+    """A fresh token; the prefix tells a reader which kind it is."""
+    return TOKEN_PREFIX[kind] + secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    """What the database keeps: tokens are 256-bit random, so one SHA-256 is enough."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_digest(stored: str, token: str) -> bool:
+    return hmac.compare_digest(stored, digest(token))
+
+
+class IdentityRefused(Exception):
+    """The identity document is unsigned, forged, altered or from an unknown signer."""
+
+
+def load_certificates(pems: Iterable[IdentityCert]) -> list[tuple[Any, str | None]]:
+    """Parse configured certificates once; returns (public key, region or None)."""
+    from cryptography import x509
+
+    keys: list[tuple[Any, str | None]] = []
+    for cert in pems:
+        keys.append((x509.load_pem_x509_certificate(cert.pem).public_key(), cert.region))
+    return keys
+
+
+def verify_identity(
+    document: str, signature: str, keys: list[tuple[Any, str | None]]
+) -> dict[str, Any]:
+    """Return the parsed document if ``signature`` (base64 RSA SHA-256) matches one key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    if not keys:
+        raise IdentityRefused("this frontend has no identity certificates configured")
+    try:
+        raw = base64.b64decode("".join(signature.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise IdentityRefused("the identity signature is not base64") from exc
+    try:
+        doc = json.loads(document)
+    except ValueError as exc:
+        raise IdentityRefused("the identity document is not JSON") from exc
+    if not isinstance(doc, dict):
+        raise IdentityRefused("the identity document is not a JSON object")
+    data = document.encode()
+    for key, region in keys:
+        if region is not None and doc.get("region") != region:
+            continue
+        if not isinstance(key, rsa.RSAPublicKey):
+            continue
+        try:
+            key.verify(raw, data, padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            continue
+        return doc
+    raise IdentityRefused("the identity document's signature does not verify")

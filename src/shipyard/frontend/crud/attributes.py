@@ -1,0 +1,98 @@
+"""Attributes at global, appliance and host scope, resolved with Stacki's precedence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shipyard.frontend.core.problems import NotFound
+from shipyard.frontend.models import Attribute, Host
+from shipyard.frontend.schemas.attributes import SHADOW_MASK, AttributePublic
+
+# Later scopes win: host over appliance over global.
+PRECEDENCE = ("global", "appliance", "host")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: str
+    scope: str
+    shadow: bool
+
+
+def put(session: Session, scope: str, target: int, key: str, value: str, shadow: bool) -> None:
+    attr = session.scalars(
+        select(Attribute).where(
+            Attribute.scope == scope, Attribute.target == target, Attribute.key == key
+        )
+    ).first()
+    if attr is None:
+        session.add(Attribute(scope=scope, target=target, key=key, value=value, shadow=shadow))
+    else:
+        attr.value, attr.shadow = value, shadow
+
+
+def remove(session: Session, scope: str, target: int, key: str) -> None:
+    attr = session.scalars(
+        select(Attribute).where(
+            Attribute.scope == scope, Attribute.target == target, Attribute.key == key
+        )
+    ).first()
+    if attr is None:
+        raise NotFound(f"there is no {scope} attribute {key!r}")
+    session.delete(attr)
+
+
+def at_scope(session: Session, scope: str, target: int) -> list[Attribute]:
+    return list(
+        session.scalars(
+            select(Attribute)
+            .where(Attribute.scope == scope, Attribute.target == target)
+            .order_by(Attribute.key)
+        )
+    )
+
+
+def resolve(session: Session, host: Host) -> dict[str, Resolved]:
+    """Every attribute visible to ``host``, each from the most specific scope that sets it."""
+    rows = session.scalars(
+        select(Attribute).where(
+            or_(
+                Attribute.scope == "global",
+                (Attribute.scope == "appliance") & (Attribute.target == host.appliance_id),
+                (Attribute.scope == "host") & (Attribute.target == host.id),
+            )
+        )
+    ).all()
+    resolved: dict[str, Resolved] = {}
+    for row in sorted(rows, key=lambda r: PRECEDENCE.index(r.scope)):
+        resolved[row.key] = Resolved(row.value, row.scope, row.shadow)
+    return dict(sorted(resolved.items()))
+
+
+def shown(value: str, shadow: bool) -> str:
+    return SHADOW_MASK if shadow else value
+
+
+def public_for_host(session: Session, host: Host) -> list[AttributePublic]:
+    return [
+        AttributePublic(
+            attr=key, value=shown(r.value, r.shadow), scope=r.scope, shadow=r.shadow, host=host.name
+        )
+        for key, r in resolve(session, host).items()
+    ]
+
+
+def public_rows(rows: list[Attribute], appliance: str | None = None) -> list[AttributePublic]:
+    return [
+        AttributePublic(
+            attr=r.key,
+            value=shown(r.value, r.shadow),
+            scope=r.scope,
+            shadow=r.shadow,
+            appliance=appliance,
+        )
+        for r in rows
+    ]

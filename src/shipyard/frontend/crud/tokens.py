@@ -1,0 +1,88 @@
+"""Admin, join and host tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shipyard.frontend.core.problems import NotFound
+from shipyard.frontend.core.security import digest, new_token, same_digest
+from shipyard.frontend.models import Host, Token, utcnow
+
+
+def create(
+    session: Session,
+    kind: str,
+    *,
+    description: str = "",
+    host_id: int | None = None,
+    ttl: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Token, str]:
+    """Store a new token and return it with its clear text (shown once, never stored)."""
+    now = now or utcnow()
+    plain = new_token(kind)
+    token = Token(
+        kind=kind,
+        digest=digest(plain),
+        description=description,
+        host_id=host_id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl) if ttl else None,
+    )
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def find(session: Session, plain: str, kind: str, now: datetime | None = None) -> Token | None:
+    """The live token of ``kind`` whose clear text is ``plain``, if any."""
+    if not plain or len(plain) > 200:
+        return None
+    token = session.scalars(select(Token).where(Token.digest == digest(plain))).first()
+    if token is None or token.kind != kind or not same_digest(token.digest, plain):
+        return None
+    now = now or utcnow()
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        return None
+    return token
+
+
+def host_of(session: Session, plain: str, now: datetime | None = None) -> Host | None:
+    """The host whose live host token is ``plain``: one query, as every host call needs it."""
+    if not plain or len(plain) > 200:
+        return None
+    now = now or utcnow()
+    return session.scalars(
+        select(Host)
+        .join(Token, Token.host_id == Host.id)
+        .where(
+            Token.digest == digest(plain),
+            Token.kind == "host",
+            Token.revoked_at.is_(None),
+            Token.expires_at > now,
+        )
+    ).first()
+
+
+def listing(session: Session, kind: str) -> list[Token]:
+    return list(session.scalars(select(Token).where(Token.kind == kind).order_by(Token.id)))
+
+
+def revoke(session: Session, token_id: int, kind: str) -> Token:
+    token = session.get(Token, token_id)
+    if token is None or token.kind != kind:
+        raise NotFound(f"there is no {kind} token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def revoke_host_tokens(session: Session, host_id: int) -> None:
+    session.execute(
+        update(Token)
+        .where(Token.host_id == host_id, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

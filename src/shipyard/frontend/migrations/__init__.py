@@ -1,0 +1,1 @@
+"""Alembic migrations of the frontend database, run by `shipyard frontend init`."""

@@ -1,0 +1,95 @@
+"""Run the frontend under uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import FrontendError, UsageError
+from shipyard.frontend.core.config import IdentityCert, Settings
+
+KEEP_ALIVE = 65
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """HOST:PORT (or [IPv6]:PORT) as a pair; the host must be an IP address."""
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise UsageError(f"--listen {listen!r} is not IP:PORT") from None
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--listen {listen!r} has no valid port")
+    return host, int(port)
+
+
+def read_cert(spec: str) -> IdentityCert:
+    """An identity certificate from "PEM" or "REGION=PEM"."""
+    region, sep, path = spec.partition("=")
+    if not sep:
+        region, path = "", spec
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read identity certificate {path}: {exc.strerror}") from exc
+    if b"BEGIN CERTIFICATE" not in pem:
+        raise UsageError(f"{path} is not a PEM certificate")
+    return IdentityCert(pem=pem, region=region or None)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve until interrupted; the database must already be initialised."""
+    import uvicorn
+
+    from shipyard.frontend.api.app import create_app
+    from shipyard.frontend.core import db
+
+    engine = db.make_engine(settings.db_url)
+    db.check_current(engine)
+    app = create_app(settings, engine=engine)
+    # Keep idle connections longer than a load balancer's idle timeout (60 s on AWS):
+    # a backend closing first races with the next request on the same connection.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE,
+    )
+
+
+@contextmanager
+def background(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` from a thread while the block runs; yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="frontend", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise FrontendError(f"the frontend did not start on {host}:{port}")
+        time.sleep(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,258 @@
+"""The agent's join: against a real frontend on loopback, into a root under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shipyard.agent import register
+from shipyard.frontend import setup
+from shipyard.frontend.api.app import create_app
+from shipyard.frontend.core import db
+from shipyard.frontend.core.config import Settings
+from shipyard.frontend.server import background
+
+
+@dataclass
+class Frontend:
+    url: str
+    admin: httpx.Client
+    join_token: str
+
+    @property
+    def master(self) -> str:
+        return self.url.removeprefix("http://")
+
+    def host(self, name: str) -> dict[str, Any]:
+        doc: dict[str, Any] = self.admin.get(f"/api/v1/hosts/{name}").raise_for_status().json()
+        return doc
+
+
+@pytest.fixture
+def frontend(tmp_path: Path) -> Iterator[Frontend]:
+    url = f"sqlite:///{tmp_path / 'fe.db'}"
+    engine = db.make_engine(url)
+    made = setup.init(engine)
+    with (
+        background(create_app(Settings(db_url=url), engine=engine)) as base,
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {made['admin_token']}"}
+        ) as admin,
+    ):
+        yield Frontend(base, admin, made["join_token"])
+    engine.dispose()
+
+
+@dataclass
+class Machine:
+    """A root directory, the commands run in it, and the console reports."""
+
+    root: Path
+    commands: list[list[str]] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    apt_fails: bool = False
+
+    def run(self, argv: Sequence[str]) -> tuple[int, str]:
+        self.commands.append(list(argv))
+        if argv[0] == "apt-get":
+            # Installing packages needs a Debian root; record the request instead.
+            if self.apt_fails and argv[1] == "install":
+                return 100, "Reading package lists...\nE: Unable to locate package nosuch\n"
+            return 0, ""
+        if argv[0] == "systemctl":
+            return 0, ""
+        return register.run_command(argv)
+
+    def report(self, step: str, ok: bool, **fields: Any) -> None:
+        self.reports.append({"step": step, "ok": ok, **fields})
+
+    def steps(self) -> list[tuple[str, bool]]:
+        return [(r["step"], r["ok"]) for r in self.reports]
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> Machine:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\napp:x:1234:1234::/srv:/bin/sh\n"
+    )
+    (root / "etc" / "group").write_text("root:x:0:\napp:x:1234:\n")
+    return Machine(root)
+
+
+FACTS = {
+    "instance_id": "i-0123456789abcdef0",
+    "availability_zone": "local-1a",
+    "region": "local-1",
+    "local_ipv4": "10.0.2.15",
+    "mac": "52:54:00:12:34:56",
+    "hostname": "debian",
+}
+
+
+def set_profile(frontend: Frontend, profile: dict[str, Any]) -> None:
+    frontend.admin.put("/api/v1/appliances/backend/profile", json=profile).raise_for_status()
+
+
+def join(frontend: Frontend, machine: Machine, **request: Any) -> bool:
+    req = {"master": frontend.master, "token": frontend.join_token, **request}
+    api = (
+        register.Api(register.parse_master(req["master"]), attempts=2, pause=0.05)
+        if "master" not in request
+        else None
+    )
+    return register.join(
+        req, FACTS, machine.report, root=str(machine.root), run=machine.run, api=api
+    )
+
+
+def test_join_installs_the_profile_and_reports_installed(
+    frontend: Frontend, machine: Machine
+) -> None:
+    out = machine.root / "bootstrap.out"
+    frontend.admin.put("/api/v1/attributes/motd", json={"value": "hello from the frontend"})
+    set_profile(
+        frontend,
+        {
+            "packages": ["hello", "jq"],
+            "files": [
+                {
+                    "path": "/etc/motd",
+                    "content": "{{ motd }} on {{ host.name }}\n",
+                    "mode": "0640",
+                    "owner": "app",
+                    "group": "app",
+                },
+                {"path": "/srv/app/app.conf", "content": "ip={{ host.ip }}\n"},
+            ],
+            "scripts": [
+                {
+                    "name": "setup.sh",
+                    "content": f"#!/bin/sh\necho script > {machine.root}/script.out\n",
+                }
+            ],
+            "bootstrap": [{"shell": f"echo {{{{ host.rack }}}}-{{{{ host.rank }}}} > {out}"}],
+        },
+    )
+    assert join(frontend, machine) is True
+
+    motd = machine.root / "etc" / "motd"
+    assert motd.read_text() == "hello from the frontend on backend-0-0\n"
+    assert stat.S_IMODE(motd.stat().st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert (motd.stat().st_uid, motd.stat().st_gid) == (1234, 1234)
+    assert (machine.root / "srv/app/app.conf").read_text() == "ip=10.0.2.15\n"
+    assert (machine.root / "script.out").read_text() == "script\n"
+    assert out.read_text() == "0-0\n"
+    assert [
+        "apt-get",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "hello",
+        "jq",
+    ] in machine.commands
+    assert not any(c[0] == "systemctl" for c in machine.commands)
+    assert machine.steps()[0] == ("register", True)
+    assert machine.steps()[-1] == ("installed", True)
+    host = frontend.host("backend-0-0")
+    assert host["state"] == "installed"
+    assert {"registered", "profile-sent", "installing", "installed"} <= set(host["transitions"])
+    # Every console report is one JSON-able line.
+    assert all(json.dumps(r) for r in machine.reports)
+
+
+def test_a_failing_step_reports_failed_with_its_output(
+    frontend: Frontend, machine: Machine
+) -> None:
+    machine.apt_fails = True
+    set_profile(
+        frontend, {"packages": ["nosuch"], "files": [{"path": "/etc/never", "content": "x"}]}
+    )
+    assert join(frontend, machine) is False
+    host = frontend.host("backend-0-0")
+    assert host["state"] == "failed"
+    assert "Unable to locate package nosuch" in host["message"]
+    assert not (machine.root / "etc" / "never").exists()
+    failed = [r for r in machine.reports if not r["ok"]]
+    assert failed[-1]["step"] == "packages"
+    assert "Unable to locate package nosuch" in failed[-1]["output"]
+
+
+def test_a_failing_script_stops_the_install(frontend: Frontend, machine: Machine) -> None:
+    set_profile(
+        frontend,
+        {
+            "scripts": [{"name": "bad", "content": "#!/bin/sh\necho oops >&2\nexit 3\n"}],
+            "bootstrap": [{"shell": "true"}],
+        },
+    )
+    assert join(frontend, machine) is False
+    host = frontend.host("backend-0-0")
+    assert host["state"] == "failed"
+    assert "script bad exited with status 3" in host["message"]
+    assert "oops" in host["message"]
+    assert ["/bin/sh", "-c", "true"] not in machine.commands
+
+
+def test_reboot_when_the_profile_asks_and_online_on_the_next_boot(
+    frontend: Frontend, machine: Machine
+) -> None:
+    set_profile(frontend, {"reboot": True})
+    assert join(frontend, machine) is True
+    assert machine.commands[-1] == ["systemctl", "reboot"]
+    # The next boot joins again: same host, no reinstall, online.
+    machine.commands.clear()
+    assert join(frontend, machine) is True
+    assert machine.commands == []
+    assert frontend.host("backend-0-0")["state"] == "online"
+
+
+@pytest.mark.parametrize(
+    "master",
+    ["frontend.example.com", "10.0.0.1:99999", "", "10.0.0.1:port", "[::1", None, "1.2.3.4.5"],
+)
+def test_master_must_be_an_ip_literal(machine: Machine, master: Any) -> None:
+    assert (
+        register.join(
+            {"master": master}, FACTS, machine.report, root=str(machine.root), run=machine.run
+        )
+        is False
+    )
+    assert machine.steps() == [("register", False)]
+    assert machine.commands == []
+
+
+@pytest.mark.parametrize(
+    ("master", "url"),
+    [
+        ("10.0.2.2", "http://10.0.2.2:8470"),
+        ("10.0.2.2:9000", "http://10.0.2.2:9000"),
+        ("[fd00::1]:9000", "http://[fd00::1]:9000"),
+        ("fd00::1", "http://[fd00::1]:8470"),
+    ],
+)
+def test_master_forms(master: str, url: str) -> None:
+    assert register.parse_master(master) == url
+
+
+def test_a_wrong_join_token_fails_cleanly(frontend: Frontend, machine: Machine) -> None:
+    assert join(frontend, machine, token="syj_wrong") is False
+    assert machine.steps() == [("register", False)]
+    assert "HTTP 403" in machine.reports[0]["error"]
+
+
+def test_paths_cannot_leave_the_root(frontend: Frontend, machine: Machine) -> None:
+    set_profile(frontend, {"files": [{"path": "/../../escape", "content": "x"}]})
+    assert join(frontend, machine) is False
+    assert not (machine.root.parent.parent / "escape").exists()
+    assert frontend.host("backend-0-0")["state"] == "failed"

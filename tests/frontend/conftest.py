@@ -1,0 +1,161 @@
+"""A real frontend on loopback over SQLite and PostgreSQL, and a signer for identity documents."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shipyard.frontend import setup
+from shipyard.frontend.api.app import create_app
+from shipyard.frontend.core import db
+from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.server import background
+
+
+def _load(name: str, path: Path) -> Any:
+    # Helper modules beside the tests, loaded once under their own names (import mode
+    # importlib does not put test folders on sys.path).
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_frontloop = _load("frontloop", Path(__file__).with_name("frontloop.py"))
+_awsloop = _load("awsloop", Path(__file__).resolve().parents[1] / "aws" / "awsloop.py")
+Frontend, Signer = _frontloop.Frontend, _frontloop.Signer
+free_port, make_signer = _frontloop.free_port, _frontloop.make_signer
+aws, moto_url = _awsloop.aws, _awsloop.moto_url
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for base in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (base / name).exists():
+            return str(base / name)
+    return None
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    # initdb refuses to run as root; the server runs as the postgres system user then.
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server on a free 127.0.0.1 port, its socket and data in a temp dir."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    base = Path(tempfile.mkdtemp(prefix="shipyard-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", free_port()
+    subprocess.run(
+        _as_postgres(
+            [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c max_connections=300"
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(base / "log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _fresh_database(server: str) -> str:
+    import psycopg
+
+    name = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+def _drop_database(url: str) -> None:
+    import psycopg
+
+    server, _, name = url.rpartition("/")
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a new database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'frontend.db'}"
+        return
+    url = _fresh_database(request.getfixturevalue("postgres"))
+    yield url
+    _drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
+    return make_signer(tmp_path_factory.mktemp("identity"))
+
+
+@pytest.fixture(scope="session")
+def stranger(tmp_path_factory: pytest.TempPathFactory) -> Signer:
+    """A key the frontend does not trust."""
+    return make_signer(tmp_path_factory.mktemp("stranger"))
+
+
+@pytest.fixture
+def frontend(db_url: str, signer: Signer) -> Iterator[Frontend]:
+    """An initialised frontend served by uvicorn on 127.0.0.1, trusting ``signer``."""
+    engine = db.make_engine(db_url)
+    made = setup.init(engine)
+    settings = Settings(db_url=db_url, identity_certs=(IdentityCert(signer.cert_pem),))
+    with (
+        background(create_app(settings, engine=engine)) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        yield Frontend(url, made["admin_token"], made["join_token"], engine, http)
+    engine.dispose()

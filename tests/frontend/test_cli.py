@@ -1,0 +1,175 @@
+"""`shipyard frontend` and `shipyard stack`, run as a user would, against a real frontend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from frontloop import Frontend
+
+from shipyard.cli.main import main
+
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_prints_tokens_and_token_commands_manage_join_tokens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fe.db'}"
+    code, out, _ = run(capsys, "frontend", "init", "--db", url, "--json")
+    made = json.loads(out)
+    assert code == 0 and set(made) == {"admin_token", "join_token"}
+    code, out, _ = run(
+        capsys, "frontend", "token", "create", "--db", url, "--description", "rack 4", "--json"
+    )
+    created = json.loads(out)
+    assert created["join_token"].startswith("syj_")
+    run(capsys, "frontend", "token", "revoke", str(created["id"]), "--db", url)
+    code, out, _ = run(capsys, "frontend", "token", "list", "--db", url, "--json")
+    listed = {t["description"]: t for t in json.loads(out)}
+    assert listed["rack 4"]["revoked"] is not None
+    assert listed["created by frontend init"]["revoked"] is None
+    assert created["join_token"] not in out
+    code, _, err = run(capsys, "frontend", "token", "revoke", "999", "--db", url)
+    assert code != 0 and err.startswith("shipyard: error: there is no join token with id 999")
+
+
+def test_serve_refuses_an_uninitialised_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    code, _, err = run(capsys, "frontend", "serve", "--db", url, "--listen", "127.0.0.1:1")
+    assert code == 1
+    assert "run `shipyard frontend init` first" in err
+
+
+PROFILE = """\
+packages: [hello]
+files:
+  - path: /etc/motd
+    content: "welcome to {{ host.name }} in {{ site }}\\n"
+    mode: "0644"
+"""
+
+
+@sqlite_only
+def test_stack_commands_in_stackis_grammar(
+    frontend: Frontend,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHIPYARD_FRONTEND_URL", frontend.url)
+    monkeypatch.setenv("SHIPYARD_ADMIN_TOKEN", frontend.admin_token)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "profile.yml").write_text(PROFILE)
+
+    assert run(capsys, "stack", "add", "appliance", "compute")[0] == 0
+    assert (
+        run(capsys, "stack", "set", "appliance", "profile", "compute", "file=profile.yml")[0] == 0
+    )
+    assert run(capsys, "stack", "set", "attr", "attr=site", "value=lab")[0] == 0
+    assert (
+        run(
+            capsys,
+            "stack",
+            "add",
+            "host",
+            "compute-0-0",
+            "appliance=compute",
+            "rack=0",
+            "rank=0",
+            "ip=10.0.0.10",
+        )[0]
+        == 0
+    )
+    assert (
+        run(capsys, "stack", "set", "host", "attr", "compute-0-0", "attr=site", "value=rack-a")[0]
+        == 0
+    )
+    assert (
+        run(
+            capsys,
+            "stack",
+            "set",
+            "host",
+            "attr",
+            "compute-0-0",
+            "attr=pw",
+            "value=x9",
+            "shadow=true",
+        )[0]
+        == 0
+    )
+
+    _, out, _ = run(capsys, "stack", "list", "host", "output-format=json")
+    assert [(h["host"], h["appliance"], h["rack"], h["rank"]) for h in json.loads(out)] == [
+        ("compute-0-0", "compute", 0, 0)
+    ]
+    _, out, _ = run(capsys, "stack", "list", "host")
+    assert out.splitlines()[0].split()[:4] == ["HOST", "RACK", "RANK", "APPLIANCE"]
+    assert out.splitlines()[1].split()[:4] == ["compute-0-0", "0", "0", "compute"]
+    _, out, _ = run(capsys, "stack", "list", "host", "attr", "compute-0-0", "output-format=json")
+    assert {(a["attr"], a["value"], a["scope"]) for a in json.loads(out)} == {
+        ("site", "rack-a", "host"),
+        ("pw", "********", "host"),
+    }
+    _, out, _ = run(capsys, "stack", "list", "host", "profile", "compute-0-0", "output-format=json")
+    assert json.loads(out)["files"][0]["content"] == "welcome to compute-0-0 in rack-a\n"
+    _, out, _ = run(capsys, "stack", "report", "host")
+    assert "10.0.0.10\tcompute-0-0" in out.splitlines()
+    _, out, _ = run(capsys, "stack", "list", "appliance", "output-format=json")
+    assert {a["appliance"]: a["hosts"] for a in json.loads(out)} == {"backend": 0, "compute": 1}
+    assert run(capsys, "stack", "remove", "host", "compute-0-0")[0] == 0
+    _, out, _ = run(capsys, "stack", "list", "host", "output-format=json")
+    assert json.loads(out) == []
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["stack", "frobnicate", "host"], "unknown command 'stack frobnicate host'"),
+        (["stack", "list", "host", "color=red"], "takes no parameter color="),
+        (["stack", "list", "host", "output-format=xml"], "output-format=xml is not text or json"),
+        (["stack", "set", "attr", "attr=x"], "missing parameter value="),
+        (["stack", "remove", "host", "nosuch"], "there is no host named 'nosuch'"),
+        (["stack", "add", "host", "Bad Name"], "name: String should match pattern"),
+        (
+            ["stack", "set", "appliance", "profile", "backend", "file=missing.yml"],
+            "cannot read profile",
+        ),
+    ],
+)
+def test_stack_errors_are_one_sentence(
+    frontend: Frontend,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(
+        capsys, *argv[:1], "--frontend", frontend.url, "--token", frontend.admin_token, *argv[1:]
+    )
+    assert code != 0
+    assert err.startswith("shipyard: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_stack_without_a_token_says_how_to_give_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHIPYARD_ADMIN_TOKEN", raising=False)
+    code, _, err = run(capsys, "stack", "list", "host")
+    assert code == 2
+    assert "SHIPYARD_ADMIN_TOKEN" in err

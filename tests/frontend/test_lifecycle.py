@@ -1,0 +1,128 @@
+"""A host's life: profile sent, installing, installed (token revoked), online; or failed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from frontloop import Frontend
+
+from shipyard.frontend.core import db
+from shipyard.frontend.crud import hosts
+from shipyard.frontend.models import utcnow
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def status(
+    frontend: Frontend, token: str, state: str, **extra: str
+) -> tuple[int, dict[str, object]]:
+    r = frontend.http.post(
+        "/api/v1/self/status", json={"state": state, **extra}, headers=bearer(token)
+    )
+    return r.status_code, r.json()
+
+
+def host(frontend: Frontend, name: str) -> dict[str, object]:
+    r = frontend.http.get(f"/api/v1/hosts/{name}", headers=frontend.admin())
+    assert r.status_code == 200, r.text
+    doc: dict[str, object] = r.json()
+    return doc
+
+
+def test_states_move_forward_with_times(frontend: Frontend) -> None:
+    name, token = frontend.joined("i-1")
+    assert host(frontend, name)["state"] == "registered"
+    assert frontend.http.get("/api/v1/self/profile", headers=bearer(token)).status_code == 200
+    assert host(frontend, name)["state"] == "profile-sent"
+    assert status(frontend, token, "installing")[0] == 200
+    first = host(frontend, name)["transitions"]
+    # A repeated report is accepted and changes nothing.
+    assert status(frontend, token, "installing")[0] == 200
+    assert host(frontend, name)["transitions"] == first
+    code, doc = status(frontend, token, "installed")
+    assert (code, doc["state"]) == (200, "installed")
+    assert set(doc["transitions"]) == {"registered", "profile-sent", "installing", "installed"}
+
+
+def test_installed_host_token_is_revoked_and_a_new_boot_goes_online(frontend: Frontend) -> None:
+    name, token = frontend.joined("i-1")
+    status(frontend, token, "installing")
+    status(frontend, token, "installed")
+    assert status(frontend, token, "online")[0] == 403
+    again, fresh = frontend.joined("i-1")
+    assert again == name
+    code, doc = status(frontend, fresh, "online")
+    assert (code, doc["state"]) == (200, "online")
+
+
+def test_failure_keeps_the_output_tail(frontend: Frontend) -> None:
+    name, token = frontend.joined("i-1")
+    code, doc = status(
+        frontend,
+        token,
+        "failed",
+        step="packages",
+        message="apt-get install exited with status 100",
+        output_tail="E: Unable to locate package nosuch",
+    )
+    assert code == 200
+    assert doc["state"] == "failed"
+    assert "Unable to locate package nosuch" in str(host(frontend, name)["message"])
+
+
+@pytest.mark.parametrize(
+    ("reports", "refused"),
+    [
+        (["installing", "installed"], "installing"),
+        (["installing", "installed"], "failed"),
+        (["installing"], "online"),
+        (["failed"], "installed"),
+    ],
+)
+def test_reports_out_of_order_are_refused(
+    frontend: Frontend, reports: list[str], refused: str
+) -> None:
+    _, token = frontend.joined("i-1")
+    for state in reports:
+        assert status(frontend, token, state)[0] == 200
+    if reports[-1] == "installed":
+        _, token = frontend.joined("i-1")
+    before = frontend.snapshot()
+    assert status(frontend, token, refused)[0] == 409
+    assert frontend.snapshot() == before
+
+
+def test_host_tokens_open_only_their_own_doors(frontend: Frontend) -> None:
+    _, token = frontend.joined("i-1")
+    second, _ = frontend.joined("i-2")
+    before = frontend.snapshot()
+    # A host token is not an admin token: no reading or changing another host.
+    assert frontend.http.get(f"/api/v1/hosts/{second}", headers=bearer(token)).status_code == 403
+    assert (
+        frontend.http.put(
+            f"/api/v1/hosts/{second}/attributes/x", json={"value": "y"}, headers=bearer(token)
+        ).status_code
+        == 403
+    )
+    # And the admin token is not a host token.
+    assert frontend.http.get("/api/v1/self/profile", headers=frontend.admin()).status_code == 403
+    assert frontend.http.get("/api/v1/self/profile").status_code == 401
+    assert frontend.snapshot() == before
+
+
+def test_a_host_stuck_past_the_timeout_is_marked_failed(frontend: Frontend) -> None:
+    name, token = frontend.joined("i-1")
+    status(frontend, token, "installing")
+    done, _ = frontend.joined("i-2")
+    _, done_token = frontend.joined("i-2")
+    status(frontend, done_token, "installed")
+    with db.session_factory(frontend.engine)() as session, session.begin():
+        swept = hosts.sweep(session, timeout=600, now=utcnow() + timedelta(seconds=601))
+    assert swept == [name]
+    stuck = host(frontend, name)
+    assert stuck["state"] == "failed"
+    assert "no progress" in str(stuck["message"])
+    assert host(frontend, done)["state"] == "installed"
