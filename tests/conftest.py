@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +55,22 @@ def build_image(tmp_path_factory: pytest.TempPathFactory) -> BuildImage:
 def minimal_build(build_image: BuildImage) -> Path:
     """examples/minimal.yml, built once per session."""
     return build_image(EXAMPLES / "minimal.yml")
+
+
+@pytest.fixture(scope="session")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The metadata emulator's identity-document signer, one key per session."""
+    from shipyard.vm.identity import load_signer
+
+    return load_signer(tmp_path_factory.mktemp("imds-key"))
+
+
+@pytest.fixture(scope="session")
+def public_key(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real OpenSSH public key line."""
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "user@laptop", "-f", str(key)],
+        check=True,
+    )
+    return key.with_suffix(".pub").read_text().strip()

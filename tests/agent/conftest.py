@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from shipyard.agent.main import Settings, run
-from shipyard.vm.identity import Signer, load_signer
+from shipyard.vm.identity import Signer
 from shipyard.vm.imds import ImdsServer, serve
 from shipyard.vm.metadata import Instance
 
@@ -27,21 +26,6 @@ class AgentRun:
         found = [r for r in self.reports if r["step"] == name]
         assert found, f"no {name!r} report in {self.reports}"
         return found[-1]
-
-
-@pytest.fixture(scope="session")
-def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
-    return load_signer(tmp_path_factory.mktemp("imds-key"))
-
-
-@pytest.fixture(scope="session")
-def public_key(tmp_path_factory: pytest.TempPathFactory) -> str:
-    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "me@laptop", "-f", str(key)],
-        check=True,
-    )
-    return key.with_suffix(".pub").read_text().strip()
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -16,28 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from awsloop import CREDENTIALS, free_port, moto_url
 
 from shipyard.catalog import sign
 from shipyard.catalog.store import Store, open_store
 
-
-def _load(name: str, path: Path) -> Any:
-    # Helper modules shared by test files, loaded by path, once (the import mode is importlib).
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-HERE = Path(__file__).resolve().parent
-_load("catalogloop", HERE / "catalogloop.py")
-awsloop = _load("awsloop", HERE.parent / "aws" / "awsloop.py")
-free_port = awsloop.free_port
-moto_url = awsloop.moto_url  # one moto server subprocess on 127.0.0.1 for the session
-CREDENTIALS = awsloop.CREDENTIALS
+__all__ = ["CREDENTIALS", "free_port", "moto_url"]
 
 
 def _kill_agent(home: Path) -> None:

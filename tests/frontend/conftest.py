@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from awsloop import aws, moto_url
+from frontloop import Frontend, Signer, free_port, make_signer
 
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
@@ -22,24 +21,7 @@ from shipyard.frontend.core import db
 from shipyard.frontend.core.config import IdentityCert, Settings
 from shipyard.frontend.server import background
 
-
-def _load(name: str, path: Path) -> Any:
-    # Helper modules beside the tests, loaded once under their own names (import mode
-    # importlib does not put test folders on sys.path).
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_frontloop = _load("frontloop", Path(__file__).with_name("frontloop.py"))
-_awsloop = _load("awsloop", Path(__file__).resolve().parents[1] / "aws" / "awsloop.py")
-Frontend, Signer = _frontloop.Frontend, _frontloop.Signer
-free_port, make_signer = _frontloop.free_port, _frontloop.make_signer
-aws, moto_url = _awsloop.aws, _awsloop.moto_url
+__all__ = ["Frontend", "Signer", "aws", "free_port", "make_signer", "moto_url"]
 
 
 def _pg_bin(name: str) -> str | None:
