@@ -1,0 +1,110 @@
+"""The configure stage's file work, on a bare directory standing in for the image root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.build.cache import Cache
+from shipyard.build.configure import (
+    configure_apt,
+    configure_fstab,
+    configure_hostname,
+    configure_network,
+    configure_timezone,
+)
+from shipyard.build.context import BuildContext
+from shipyard.cleanup import Cleanup
+from shipyard.disk.layout import plan_layout
+from shipyard.errors import BuildError
+from shipyard.manifest.schema import Manifest
+
+
+def _ctx(tmp_path: Path, **manifest: object) -> BuildContext:
+    m = Manifest.model_validate({"agent": "none", **manifest})
+    ctx = BuildContext(
+        manifest=m,
+        manifest_path=tmp_path / "m.yml",
+        manifest_sha256="0" * 64,
+        build_id="b",
+        name="n",
+        build_dir=tmp_path,
+        work_dir=tmp_path / "work",
+        cache=Cache(tmp_path / "cache"),
+        cleanup=Cleanup(),
+        log_file=tmp_path / "log",
+    )
+    (ctx.root / "etc").mkdir(parents=True)
+    ctx.layout = plan_layout(m.volume.size, m.volume.boot)
+    return ctx
+
+
+def test_timezone_links_localtime_into_zoneinfo(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, system={"timezone": "Europe/Berlin"})
+    zone = ctx.in_root("/usr/share/zoneinfo/Europe/Berlin")
+    zone.parent.mkdir(parents=True)
+    zone.write_bytes(b"TZif")
+    configure_timezone(ctx)
+    assert ctx.in_root("/etc/localtime").readlink() == Path("/usr/share/zoneinfo/Europe/Berlin")
+    assert ctx.in_root("/etc/timezone").read_text() == "Europe/Berlin\n"
+
+
+def test_unknown_timezone_is_named(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, system={"timezone": "Mars/Olympus"})
+    with pytest.raises(BuildError, match="'Mars/Olympus' is not a time zone known to tzdata"):
+        configure_timezone(ctx)
+
+
+def test_utc_needs_no_tzdata(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    configure_timezone(ctx)
+    assert ctx.in_root("/etc/localtime").readlink() == Path("/usr/share/zoneinfo/Etc/UTC")
+
+
+def test_hostname_and_hosts(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, system={"hostname": "web-1"})
+    configure_hostname(ctx)
+    assert ctx.in_root("/etc/hostname").read_text() == "web-1\n"
+    assert "127.0.1.1\tweb-1" in ctx.in_root("/etc/hosts").read_text()
+
+
+def test_fstab_without_uefi_has_no_esp(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, volume={"boot": ["bios"]})
+    configure_fstab(ctx)
+    fstab = ctx.in_root("/etc/fstab").read_text()
+    assert ctx.layout is not None
+    assert f"UUID={ctx.layout.root_fs_uuid}\t/\text4" in fstab
+    assert "/boot/efi" not in fstab
+
+
+def test_network_dhcp_on_every_ethernet_and_resolved(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    for unit in ("systemd-networkd.service", "systemd-resolved.service"):
+        path = ctx.in_root(f"/usr/lib/systemd/system/{unit}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("[Unit]\n")
+    ctx.in_root("/lib").symlink_to("usr/lib")
+    configure_network(ctx)
+    network = ctx.in_root("/etc/systemd/network/90-shipyard-dhcp.network").read_text()
+    assert "Type=ether" in network and "DHCP=yes" in network
+    wants = ctx.in_root("/etc/systemd/system/multi-user.target.wants")
+    assert sorted(p.name for p in wants.iterdir()) == [
+        "systemd-networkd.service",
+        "systemd-resolved.service",
+    ]
+    assert ctx.in_root("/etc/resolv.conf").readlink() == Path(
+        "../run/systemd/resolve/stub-resolv.conf"
+    )
+
+
+def test_apt_sources_follow_the_manifest_mirror(tmp_path: Path) -> None:
+    ctx = _ctx(
+        tmp_path,
+        system={"release": "trixie"},
+        packages={"mirror": "http://mirror.example/debian", "components": ["main", "contrib"]},
+    )
+    configure_apt(ctx)
+    sources = ctx.in_root("/etc/apt/sources.list.d/debian.sources").read_text()
+    assert "URIs: http://mirror.example/debian\nSuites: trixie trixie-updates" in sources
+    assert "Suites: trixie-security\nComponents: main contrib" in sources
