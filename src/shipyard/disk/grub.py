@@ -46,7 +46,7 @@ PLATFORMS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("uefi", "arm64"): ("arm64-efi", ("efi_gop",)),
 }
 
-KERNEL_ARGS = "ro console=tty0 console=ttyS0,115200n8 consoleblank=0 net.ifnames=1"
+KERNEL_ARGS = "ro console=tty0 console=ttyS0,115200n8 consoleblank=0 net.ifnames=1 quiet"
 
 
 def grub_cfg(layout: DiskLayout) -> str:
