@@ -11,7 +11,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import httpx
 from shipyard.catalog import index, records, resolve, sign
 from shipyard.catalog.records import Ami, Download, VersionRecord
 from shipyard.catalog.store import open_store
+from shipyard.vm.net import free_port
 
 FLAVOURS = ["minimal", "web", "db", "ci", "gpu"]
 RELEASES = ["bookworm", "trixie", "bullseye", "sid", "forky"]
@@ -74,12 +74,6 @@ def populate(store_dir: Path, n_products: int, n_versions: int) -> int:
             store.put(records.record_key(pid, version), records.encode(rec))
             count += 1
     return count
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import httpx
 
 from shipyard.frontend import setup
 from shipyard.frontend.core import db
+from shipyard.vm.net import free_port
 
 PROFILE = {
     "packages": ["chrony", "nginx"],
@@ -37,13 +37,6 @@ REPORTS = [
     {"state": "installing", "step": "files"},
     {"state": "installed", "message": "profile applied"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 from shipyard.errors import ShipyardError, ToolError
@@ -83,7 +84,7 @@ def run(
                 with open(log_file, "a", encoding="utf-8") as fh:
                     fh.write(f"$ {line}\n{stdout}")
         else:
-            with open(log_file, "ab") if log_file else _null() as fh:
+            with open(log_file, "ab") if log_file else nullcontext() as fh:
                 result = subprocess.run(
                     args,
                     input=data,
@@ -135,14 +136,6 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 def _die_with_parent() -> None:
     """In the child before exec: ask the kernel for SIGKILL when the parent dies."""
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def which(name: str) -> str | None:

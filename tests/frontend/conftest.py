@@ -13,13 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 from awsloop import aws, moto_url
-from frontloop import Frontend, Signer, free_port, make_signer
+from frontloop import Frontend, Signer, make_signer
 
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import IdentityCert, Settings
 from shipyard.frontend.server import background
+from shipyard.vm.net import free_port
 
 __all__ = ["Frontend", "Signer", "aws", "free_port", "make_signer", "moto_url"]
 

@@ -173,3 +173,12 @@ def test_stack_without_a_token_says_how_to_give_one(
     code, _, err = run(capsys, "stack", "list", "host")
     assert code == 2
     assert "SHIPYARD_ADMIN_TOKEN" in err
+
+
+def test_connection_options_may_follow_the_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    from shipyard.cli.main import main
+
+    code = main(["stack", "list", "host", "--frontend", "http://127.0.0.1:1", "--token=t"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "cannot reach the frontend at http://127.0.0.1:1" in err

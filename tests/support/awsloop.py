@@ -26,6 +26,7 @@ import pytest
 from shipyard import record
 from shipyard.aws.blocks import BLOCK_SIZE
 from shipyard.aws.local import moto_server_argv
+from shipyard.vm.net import free_port
 
 REGION = "us-east-1"
 CREDENTIALS = {
@@ -36,12 +37,6 @@ CREDENTIALS = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_DEFAULT_REGION": REGION,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from shipyard.catalog import index, resolve, sign
+from shipyard.checksum import sha256_file
 from shipyard.errors import CatalogError
 
 log = logging.getLogger("shipyard.catalog")
@@ -61,7 +62,7 @@ class RemoteCatalog:
     def download(self, item: dict[str, Any], dest: Path) -> dict[str, Any]:
         """Fetch one item into ``dest``, resuming a partial copy, and check its sha256."""
         size, sha = int(item["size"]), str(item["sha256"])
-        if dest.is_file() and dest.stat().st_size == size and _sha256(dest) == sha:
+        if dest.is_file() and dest.stat().st_size == size and sha256_file(dest) == sha:
             return {"path": str(dest), "size": size, "sha256": sha, "resumed_from": None}
         part = dest.with_name(dest.name + ".part")
         have = part.stat().st_size if part.is_file() else 0
@@ -106,14 +107,6 @@ class RemoteCatalog:
             )
         os.replace(part, dest)
         return {"path": str(dest), "size": size, "sha256": sha, "resumed_from": resumed}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pull(catalog: RemoteCatalog, filters: list[resolve.Filter], out: Path) -> dict[str, Any]:

@@ -32,7 +32,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from shipyard.frontend.core.config import ADMIN_ENV, DEFAULT_LISTEN, URL_ENV
     from shipyard.frontend.stacki import parse
 
-    command, call, fmt = parse(list(args.words))
+    words = _take_options(list(args.words), args)
+    command, call, fmt = parse(words)
     url = args.frontend or os.environ.get(URL_ENV) or f"http://{DEFAULT_LISTEN}"
     token = args.token or os.environ.get(ADMIN_ENV)
     if not token:
@@ -41,6 +42,21 @@ def cmd_stack(args: argparse.Namespace) -> int:
         result = command.handler(client, call)
     render(result, fmt)
     return 0
+
+
+def _take_options(words: list[str], args: argparse.Namespace) -> list[str]:
+    """Honour --frontend/--token written after the verb, as people type them."""
+    rest: list[str] = []
+    it = iter(words)
+    for word in it:
+        name, eq, value = word.partition("=")
+        if name in ("--frontend", "--token"):
+            if not eq:
+                value = next(it, "")
+            setattr(args, name.lstrip("-"), value)
+        else:
+            rest.append(word)
+    return rest
 
 
 def render(result: Any, fmt: str) -> None:
