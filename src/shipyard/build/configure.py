@@ -111,7 +111,8 @@ def configure_apt(ctx: BuildContext) -> None:
 def configure_user(ctx: BuildContext) -> None:
     user = ctx.manifest.system.user
     groups = "sudo,adm"
-    if (ctx.root / "etc/passwd").read_text().find(f"\n{user}:") < 0:
+    passwd = ctx.in_root("/etc/passwd").read_text().splitlines()
+    if not any(line.startswith(f"{user}:") for line in passwd):
         run_in_root(
             ctx.root,
             ["useradd", "--create-home", "--shell", "/bin/bash", "--groups", groups, user],

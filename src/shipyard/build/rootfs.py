@@ -42,7 +42,6 @@ def mount_root(ctx: BuildContext, base: Path) -> None:
     """Make ``ctx.root`` a writable view of ``base``."""
     ctx.root.mkdir(exist_ok=True)
     if enter_private_mount_namespace() and _mount_overlay(ctx, base):
-        ctx.extra["root_overlay"] = True
         return
     log.info("bootstrap: overlays are not available here; copying the cached base")
     run(

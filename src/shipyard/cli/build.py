@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shipyard.cli.manifest import add_set_option
 from shipyard.cli.output import add_json_flag, emit_json, stderr_console
 
 
@@ -20,14 +21,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "-o", "--output", metavar="DIR", default="builds", help="where builds go (default ./builds)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        metavar="KEY.PATH=VALUE",
-        action="append",
-        default=[],
-        help="override a manifest value, e.g. --set volume.size=4GiB (repeatable)",
-    )
+    add_set_option(parser)
     parser.add_argument(
         "--no-cache", action="store_true", help="bootstrap from the mirror, ignoring cached bases"
     )
