@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import httpx
 
 from shipyard.frontend import setup
@@ -93,31 +95,34 @@ def serve(url: str) -> Iterator[tuple[str, str, str]]:
 
 
 async def backend(
-    client: httpx.AsyncClient, n: int, join_token: str, latencies: list[float], errors: list[str]
+    client: aiohttp.ClientSession,
+    n: int,
+    join_token: str,
+    latencies: list[float],
+    errors: list[str],
 ) -> None:
-    async def call(
-        method: str, path: str, token: str, body: object = None
-    ) -> httpx.Response | None:
+    async def call(method: str, path: str, token: str, body: object = None) -> Any:
         start = time.perf_counter()
         try:
-            r = await client.request(
+            async with client.request(
                 method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as exc:
+            ) as r:
+                payload = await r.json() if r.status < 400 else None
+        except aiohttp.ClientError as exc:
             errors.append(f"{path}: {type(exc).__name__}")
             return None
         latencies.append(time.perf_counter() - start)
-        if r.status_code >= 400:
-            errors.append(f"{path}: HTTP {r.status_code}")
+        if r.status >= 400:
+            errors.append(f"{path}: HTTP {r.status}")
             return None
-        return r
+        return payload
 
     facts = {"instance_id": f"i-{n:017x}", "availability_zone": f"us-east-1{'abc'[n % 3]}",
              "local_ipv4": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}  # fmt: skip
     joined = await call("POST", "/api/v1/join", join_token, facts)
     if joined is None:
         return
-    token = joined.json()["host_token"]
+    token = joined["host_token"]
     if await call("GET", "/api/v1/self/profile", token) is None:
         return
     for report in REPORTS:
@@ -129,9 +134,9 @@ async def storm(base: str, join_token: str, backends: int, concurrency: int) -> 
     latencies: list[float] = []
     errors: list[str] = []
     gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
 
         async def one(n: int) -> None:
             async with gate:

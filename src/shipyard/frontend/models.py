@@ -69,6 +69,15 @@ class Host(Base):
 
     appliance: Mapped[Appliance] = relationship(lazy="joined")
 
+    # The same names as the host rows of crud.joining, so views take either.
+    @property
+    def appliance_name(self) -> str:
+        return self.appliance.name
+
+    @property
+    def appliance_profile(self) -> dict[str, Any]:
+        return self.appliance.profile
+
 
 class Attribute(Base):
     """A key/value at global, appliance or host scope; ``target`` is 0 for global."""

@@ -13,7 +13,6 @@ from shipyard.frontend.core.config import Settings
 from shipyard.frontend.core.db import Database
 from shipyard.frontend.core.problems import Forbidden, Unauthorized
 from shipyard.frontend.crud import tokens
-from shipyard.frontend.models import Host
 
 bearer = HTTPBearer(auto_error=False, description="an admin, join or host token")
 
@@ -62,14 +61,6 @@ TokenDep = Annotated[str, Depends(bearer_token)]
 def require_admin(session: SessionDep, token: TokenDep) -> None:
     if tokens.find(session, token, "admin") is None:
         raise Forbidden("the token is not a valid admin token")
-
-
-def host_for(session: Session, token: str) -> Host:
-    """The host a host token belongs to, or a refusal."""
-    host = tokens.host_of(session, token)
-    if host is None:
-        raise Forbidden("the token is not a valid host token (expired, revoked or unknown)")
-    return host
 
 
 AdminDep = Depends(require_admin)

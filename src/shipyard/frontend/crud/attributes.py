@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import NotFound
@@ -55,17 +56,22 @@ def at_scope(session: Session, scope: str, target: int) -> list[Attribute]:
     )
 
 
-def resolve(session: Session, host: Host) -> dict[str, Resolved]:
-    """Every attribute visible to ``host``, each from the most specific scope that sets it."""
-    rows = session.scalars(
-        select(Attribute).where(
-            or_(
-                Attribute.scope == "global",
-                (Attribute.scope == "appliance") & (Attribute.target == host.appliance_id),
-                (Attribute.scope == "host") & (Attribute.target == host.id),
-            )
-        )
-    ).all()
+# Built once: every profile request runs it.
+_VISIBLE = select(Attribute.key, Attribute.value, Attribute.scope, Attribute.shadow).where(
+    or_(
+        Attribute.scope == "global",
+        (Attribute.scope == "appliance") & (Attribute.target == bindparam("appliance_id")),
+        (Attribute.scope == "host") & (Attribute.target == bindparam("host_id")),
+    )
+)
+
+
+def resolve(db: Session | Connection, host: Any) -> dict[str, Resolved]:
+    """Every attribute visible to ``host``, each from the most specific scope that sets it.
+
+    ``host`` is an ORM Host or a host row; only its id and appliance_id are read.
+    """
+    rows = db.execute(_VISIBLE, {"appliance_id": host.appliance_id, "host_id": host.id}).all()
     resolved: dict[str, Resolved] = {}
     for row in sorted(rows, key=lambda r: PRECEDENCE.index(r.scope)):
         resolved[row.key] = Resolved(row.value, row.scope, row.shadow)

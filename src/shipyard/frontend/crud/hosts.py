@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import Conflict, NotFound
 from shipyard.frontend.crud import appliances
 from shipyard.frontend.models import Host, utcnow
-from shipyard.frontend.schemas.hosts import HostCreate, HostPublic, JoinRequest
+from shipyard.frontend.schemas.hosts import HostCreate, HostPublic
 
 # Which reported state may follow which: a repeat is accepted and changes nothing.
 ALLOWED_FROM = {
@@ -47,12 +48,23 @@ def next_rank(session: Session, appliance_id: int, rack: int) -> int:
     return 0 if top is None else top + 1
 
 
-def stamp(host: Host, state: str, now: datetime, message: str | None = None) -> None:
-    host.state = state
-    host.transitions = {**host.transitions, state: now.isoformat(timespec="seconds") + "Z"}
+def transition(
+    transitions: dict[str, str], state: str, now: datetime, message: str | None = None
+) -> dict[str, Any]:
+    """The column values that move a host to ``state`` at ``now``."""
+    changes: dict[str, Any] = {
+        "state": state,
+        "transitions": {**transitions, state: now.isoformat(timespec="seconds") + "Z"},
+        "updated_at": now,
+    }
     if message is not None:
-        host.message = message
-    host.updated_at = now
+        changes["message"] = message
+    return changes
+
+
+def stamp(host: Host, state: str, now: datetime, message: str | None = None) -> None:
+    for column, value in transition(host.transitions, state, now, message).items():
+        setattr(host, column, value)
 
 
 def add(session: Session, body: HostCreate, *, state: str = "expected") -> Host:
@@ -93,91 +105,6 @@ def add(session: Session, body: HostCreate, *, state: str = "expected") -> Host:
     return host
 
 
-def register(session: Session, req: JoinRequest, now: datetime | None = None) -> Host:
-    """The host for a joining instance: the same one again, an expected one, or a new one."""
-    now = now or utcnow()
-    appliance = appliances.get(session, req.appliance)
-    host = by_instance(session, req.instance_id)
-    rack = rack_from_zone(req.availability_zone)
-    if host is None:
-        host = _free_slot(session, appliance.id, rack, req.mac.lower())
-        if host is not None:
-            host.instance_id = req.instance_id
-    if host is None:
-        _lock_rack(session, appliance.id, rack)
-        rank = next_rank(session, appliance.id, rack)
-        host = Host(
-            name=f"{appliance.name}-{rack}-{rank}",
-            appliance=appliance,
-            rack=rack,
-            rank=rank,
-            instance_id=req.instance_id,
-            macs=[],
-            ips=[],
-            transitions={},
-            message="",
-            created_at=now,
-        )
-        session.add(host)
-    else:
-        if host.appliance_id != appliance.id:
-            raise Conflict(
-                f"instance {req.instance_id} is already host {host.name} "
-                f"of appliance {host.appliance.name}, not {appliance.name}"
-            )
-        if req.mac and host.macs and req.mac.lower() not in host.macs:
-            raise Conflict(f"instance {req.instance_id} is already claimed with another MAC")
-    if req.mac and req.mac.lower() not in host.macs:
-        host.macs = [*host.macs, req.mac.lower()]
-    if req.local_ipv4 and req.local_ipv4 not in host.ips:
-        host.ips = [req.local_ipv4, *host.ips]
-    if host.state not in ("installed", "online"):
-        stamp(host, "registered", now, "registered")
-    host.updated_at = now
-    session.flush()
-    return host
-
-
-def _lock_rack(session: Session, appliance_id: int, rack: int) -> None:
-    """On PostgreSQL, let one transaction at a time pick the next rank in a rack."""
-    # Without it, concurrent joins read the same highest rank and all but one fail on
-    # the unique constraint. SQLite needs nothing: its writers are already serialised.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": appliance_id * 1_000_003 + rack}
-        )
-
-
-def _free_slot(session: Session, appliance_id: int, rack: int, mac: str) -> Host | None:
-    """A host added by hand and not yet claimed: the first one whose MAC fits, if any."""
-    slots = session.scalars(
-        select(Host)
-        .where(
-            Host.appliance_id == appliance_id,
-            Host.rack == rack,
-            Host.instance_id.is_(None),
-            Host.state == "expected",
-        )
-        .order_by(Host.rank)
-    ).all()
-    for slot in slots:
-        if not slot.macs or mac in slot.macs:
-            return slot
-    return None
-
-
-def report(
-    session: Session, host: Host, state: str, message: str, now: datetime | None = None
-) -> bool:
-    """Apply a status report; returns False when it repeats the current state."""
-    if host.state == state:
-        return False
-    if host.state not in ALLOWED_FROM[state]:
-        raise Conflict(f"host {host.name} is {host.state}; it cannot report {state}")
-    stamp(host, state, now or utcnow(), message)
-    return True
-
-
 def sweep(session: Session, timeout: int, now: datetime | None = None) -> list[str]:
     """Mark hosts that have not moved on within ``timeout`` seconds as failed."""
     now = now or utcnow()
@@ -194,10 +121,11 @@ def listing(session: Session) -> list[Host]:
     return list(session.scalars(select(Host).order_by(Host.name)))
 
 
-def public(host: Host) -> HostPublic:
+def public(host: Any) -> HostPublic:
+    """The public view of an ORM Host or a host row from crud.joining."""
     return HostPublic(
         name=host.name,
-        appliance=host.appliance.name,
+        appliance=host.appliance_name,
         rack=host.rack,
         rank=host.rank,
         instance_id=host.instance_id,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import NotFound
 from shipyard.frontend.core.security import digest, new_token, same_digest
-from shipyard.frontend.models import Host, Token, utcnow
+from shipyard.frontend.models import Token, utcnow
 
 
 def create(
@@ -50,23 +50,6 @@ def find(session: Session, plain: str, kind: str, now: datetime | None = None) -
     return token
 
 
-def host_of(session: Session, plain: str, now: datetime | None = None) -> Host | None:
-    """The host whose live host token is ``plain``: one query, as every host call needs it."""
-    if not plain or len(plain) > 200:
-        return None
-    now = now or utcnow()
-    return session.scalars(
-        select(Host)
-        .join(Token, Token.host_id == Host.id)
-        .where(
-            Token.digest == digest(plain),
-            Token.kind == "host",
-            Token.revoked_at.is_(None),
-            Token.expires_at > now,
-        )
-    ).first()
-
-
 def listing(session: Session, kind: str) -> list[Token]:
     return list(session.scalars(select(Token).where(Token.kind == kind).order_by(Token.id)))
 
@@ -78,11 +61,3 @@ def revoke(session: Session, token_id: int, kind: str) -> Token:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     return token
-
-
-def revoke_host_tokens(session: Session, host_id: int) -> None:
-    session.execute(
-        update(Token)
-        .where(Token.host_id == host_id, Token.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer, host_for
+from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer
 from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
 from shipyard.frontend.core.security import IdentityRefused, verify_identity
-from shipyard.frontend.crud import attributes, hosts, tokens
-from shipyard.frontend.models import Host, utcnow
+from shipyard.frontend.crud import attributes, hosts, joining
+from shipyard.frontend.models import utcnow
 from shipyard.frontend.profiles import render
 from shipyard.frontend.schemas.hosts import HostPublic, JoinRequest, JoinResponse, StatusReport
 from shipyard.frontend.schemas.profile import RenderedProfile
@@ -26,15 +27,16 @@ JOIN_ATTEMPTS = 8
 
 
 def _prove(
-    session: Session,
+    conn: Connection,
     req: JoinRequest,
     credentials: HTTPAuthorizationCredentials | None,
     keys: list[tuple[Any, str | None]],
     accounts: tuple[str, ...],
+    now: datetime,
 ) -> None:
     """Accept a live join token, or an identity document signed by a configured key."""
     if credentials is not None and credentials.credentials:
-        if tokens.find(session, credentials.credentials, "join") is None:
+        if not joining.join_token_is_live(conn, credentials.credentials, now):
             raise Forbidden("the join token is not valid (revoked or unknown)")
         return
     if not (req.identity_document and req.identity_signature):
@@ -69,14 +71,11 @@ async def join(
     """Register a booting host and hand it a short-lived host token."""
     keys = request.app.state.identity_keys
 
-    def work(session: Session) -> JoinResponse:
-        _prove(session, req, credentials, keys, settings.identity_accounts)
-        host = hosts.register(session, req)
-        tokens.revoke_host_tokens(session, host.id)
+    def work(conn: Connection) -> JoinResponse:
         now = utcnow()
-        _, plain = tokens.create(
-            session, "host", host_id=host.id, ttl=settings.host_token_ttl, now=now
-        )
+        _prove(conn, req, credentials, keys, settings.identity_accounts, now)
+        host = joining.register(conn, req, now)
+        plain = joining.issue_host_token(conn, host.id, settings.host_token_ttl, now)
         return JoinResponse(
             host=hosts.public(host),
             host_token=plain,
@@ -94,33 +93,44 @@ async def join(
         raise Conflict(f"instance {req.instance_id} could not be registered") from exc
 
 
-def rendered(session: Session, host: Host, *, mask: bool) -> RenderedProfile:
-    """The host's profile; ``mask`` hides shadow values (for anyone but the host itself)."""
-    resolved = attributes.resolve(session, host)
+def rendered(db: Session | Connection, host: Any, *, mask: bool) -> RenderedProfile:
+    """The host's profile; ``mask`` hides shadow values (for anyone but the host itself).
+
+    ``host`` is an ORM Host or a host row from crud.joining.
+    """
+    resolved = attributes.resolve(db, host)
     values = {
         k: attributes.shown(r.value, r.shadow) if mask else r.value for k, r in resolved.items()
     }
     facts = {
         "name": host.name,
-        "appliance": host.appliance.name,
+        "appliance": host.appliance_name,
         "rack": host.rack,
         "rank": host.rank,
         "instance_id": host.instance_id or "",
         "ip": host.ips[0] if host.ips else "",
         "mac": host.macs[0] if host.macs else "",
     }
-    return render(host.appliance.profile, host=facts, attributes=values)
+    return render(host.appliance_profile, host=facts, attributes=values)
+
+
+def _calling_host(conn: Connection, token: str, now: datetime) -> Any:
+    host = joining.host_by_token(conn, token, now)
+    if host is None:
+        raise Forbidden("the token is not a valid host token (expired, revoked or unknown)")
+    return host
 
 
 @router.get("/self/profile", response_model=RenderedProfile, responses={401: {}, 403: {}})
 async def my_profile(database: DbDep, token: TokenDep) -> RenderedProfile:
     """The calling host's profile, secrets included; the host moves to profile-sent."""
 
-    def work(session: Session) -> RenderedProfile:
-        host = host_for(session, token)
-        profile = rendered(session, host, mask=False)
+    def work(conn: Connection) -> RenderedProfile:
+        now = utcnow()
+        host = _calling_host(conn, token, now)
+        profile = rendered(conn, host, mask=False)
         if host.state == "registered":
-            hosts.stamp(host, "profile-sent", utcnow(), "profile sent")
+            joining.move(conn, host, "profile-sent", now, "profile sent")
         return profile
 
     return await database.run(work)
@@ -133,12 +143,12 @@ async def my_status(body: StatusReport, database: DbDep, token: TokenDep) -> Hos
     if body.state == "failed" and body.output_tail:
         message = f"{message}\n{body.output_tail}"
 
-    def work(session: Session) -> HostPublic:
-        host = host_for(session, token)
-        hosts.report(session, host, body.state, message)
+    def work(conn: Connection) -> HostPublic:
+        now = utcnow()
+        host = joining.report(conn, _calling_host(conn, token, now), body.state, message, now)
         if host.state == "installed":
             # Installed hosts need no more access; a new boot joins again for a new token.
-            tokens.revoke_host_tokens(session, host.id)
+            joining.revoke_host_tokens(conn, host.id, now)
         return hosts.public(host)
 
     return await database.run(work)
