@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from frontloop import Frontend
+from sqlalchemy import Engine, select
 
+from shipyard.frontend import setup
+from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
+from shipyard.frontend.core.config import Settings
 from shipyard.frontend.crud import hosts
-from shipyard.frontend.models import utcnow
+from shipyard.frontend.models import Host, utcnow
+from shipyard.frontend.server import background
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -126,3 +133,30 @@ def test_a_host_stuck_past_the_timeout_is_marked_failed(frontend: Frontend) -> N
     assert stuck["state"] == "failed"
     assert "no progress" in str(stuck["message"])
     assert host(frontend, done)["state"] == "installed"
+
+
+def test_the_background_sweeper_fails_stuck_hosts_without_anyone_reading(
+    db_url: str,
+) -> None:
+    engine = db.make_engine(db_url)
+    made = setup.init(engine)
+    settings = Settings(db_url=db_url, install_timeout=1, sweep_interval=0.2)
+    with (
+        background(create_app(settings, engine=engine)) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        joined = http.post(
+            "/api/v1/join", json={"instance_id": "i-stuck"}, headers=bearer(made["join_token"])
+        )
+        assert joined.status_code == 200, joined.text
+        name = joined.json()["host"]["name"]
+        deadline = time.monotonic() + 20
+        while _state_in_db(engine, name) != "failed":
+            assert time.monotonic() < deadline, "the sweeper never marked the host failed"
+            time.sleep(0.1)
+    engine.dispose()
+
+
+def _state_in_db(engine: Engine, name: str) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(select(Host.state).where(Host.name == name)).scalar_one())

@@ -76,7 +76,7 @@ def background(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
         port=port,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)

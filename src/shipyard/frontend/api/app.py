@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +19,8 @@ from shipyard.frontend.core import db
 from shipyard.frontend.core.config import Settings
 from shipyard.frontend.core.problems import Problem
 from shipyard.frontend.core.security import load_certificates
+
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
@@ -82,11 +88,40 @@ async def _db_busy(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def sweep_forever(database: db.Database, settings: Settings) -> None:
+    """Mark hosts stuck past the install timeout as failed, every sweep interval."""
+    from shipyard.frontend.crud import hosts
+
+    while True:
+        await asyncio.sleep(settings.sweep_interval)
+        try:
+            failed = await database.run(lambda conn: hosts.sweep(conn, settings.install_timeout))
+        except (OperationalError, PoolTimeout) as exc:
+            # A busy or unreachable database now is no reason to stop sweeping later.
+            log.warning("stuck-host sweep skipped: %s", exc)
+            continue
+        for name in failed:
+            log.warning("host %s made no progress for %d s; marked failed", name,
+                        settings.install_timeout)  # fmt: skip
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    sweeper = asyncio.create_task(sweep_forever(app.state.db, app.state.settings))
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweeper
+
+
 def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
     """A frontend application over the database named in ``settings``."""
     from shipyard.frontend.api.routes import appliances, attributes, hosts, join, report
 
     app = FastAPI(
+        lifespan=_lifespan,
         title="Shipyard frontend",
         version=__version__,
         description="Hosts register, fetch their profile and install themselves.",

@@ -36,4 +36,6 @@ class Settings:
     identity_accounts: tuple[str, ...] = ()
     host_token_ttl: int = 3600
     install_timeout: int = 3600
+    # How often the background sweeper looks for hosts stuck past install_timeout.
+    sweep_interval: float = 30.0
     max_body_bytes: int = 1 << 20

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import Conflict, NotFound
@@ -105,16 +105,26 @@ def add(session: Session, body: HostCreate, *, state: str = "expected") -> Host:
     return host
 
 
-def sweep(session: Session, timeout: int, now: datetime | None = None) -> list[str]:
-    """Mark hosts that have not moved on within ``timeout`` seconds as failed."""
+def sweep(db: Session | Connection, timeout: int, now: datetime | None = None) -> list[str]:
+    """Mark hosts that have not moved on within ``timeout`` seconds as failed.
+
+    Core statements, so that the background sweeper can run it on a plain connection;
+    in a Session, call it before loading the hosts it may change.
+    """
     now = now or utcnow()
-    limit = now - timedelta(seconds=timeout)
-    stuck = session.scalars(
-        select(Host).where(Host.state.in_(PENDING), Host.updated_at < limit)
-    ).all()
+    stuck = db.execute(_STUCK, {"limit": now - timedelta(seconds=timeout)}).all()
     for host in stuck:
-        stamp(host, "failed", now, f"no progress for {timeout} s while {host.state}")
+        message = f"no progress for {timeout} s while {host.state}"
+        db.execute(
+            _UPDATE, {"b_id": host.id, **transition(host.transitions, "failed", now, message)}
+        )
     return [h.name for h in stuck]
+
+
+_STUCK = select(Host.id, Host.name, Host.state, Host.transitions).where(
+    Host.state.in_(PENDING), Host.updated_at < bindparam("limit")
+)
+_UPDATE = update(cast(Table, Host.__table__)).where(Host.id == bindparam("b_id"))
 
 
 def listing(session: Session) -> list[Host]:
