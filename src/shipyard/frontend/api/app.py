@@ -114,6 +114,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper.cancel()
         with suppress(asyncio.CancelledError):
             await sweeper
+        app.state.db.close()
 
 
 def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:

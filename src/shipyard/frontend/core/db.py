@@ -86,6 +86,7 @@ class Database:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.inline = is_sqlite(engine)
+        self._inline_conn: Connection | None = None
         # Requests wait for a turn in the event loop, not in worker threads or the
         # connection pool: SQLite has one writer anyway (queueing is far cheaper than
         # polling its busy handler), and PostgreSQL has as many turns as connections.
@@ -102,12 +103,25 @@ class Database:
         """
         async with self.turns:
             if self.inline:
-                return self._run(work)
+                return self._run_inline(work)
             return await anyio.to_thread.run_sync(self._run, work)
+
+    def _run_inline(self, work: Callable[[Connection], T]) -> T:
+        # Turns are taken one at a time, so one connection kept open serves them all
+        # and spares a pool checkout and return per request.
+        if self._inline_conn is None or self._inline_conn.invalidated:
+            self._inline_conn = self.engine.connect()
+        with self._inline_conn.begin():
+            return work(self._inline_conn)
 
     def _run(self, work: Callable[[Connection], T]) -> T:
         with self.engine.begin() as conn:
             return work(conn)
+
+    def close(self) -> None:
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+            self._inline_conn = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
