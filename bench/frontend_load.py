@@ -4,7 +4,12 @@ Runs `shipyard frontend serve` in a subprocess on 127.0.0.1 over SQLite (WAL) an
 throwaway PostgreSQL cluster, drives it from one asyncio client, and prints a table of
 throughput, latency percentiles and errors per database.
 
-    python bench/frontend_load.py [--backends 2000] [--concurrency 200] [--db sqlite,postgresql]
+    python bench/frontend_load.py [--backends 2000] [--concurrency 25,50,100]
+                                  [--db sqlite,postgresql]
+
+Concurrency is how many backends are in flight at once. Latency grows with it once the
+server is saturated (by Little's law, about concurrency / throughput), so the table has a
+row per level rather than one number.
 """
 
 from __future__ import annotations
@@ -167,29 +172,34 @@ async def storm(base: str, join_token: str, backends: int, concurrency: int) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=200, help="backends in flight at once")
+    parser.add_argument(
+        "--concurrency", default="25,50,100", help="backends in flight at once, comma-separated"
+    )
     parser.add_argument("--db", default="sqlite,postgresql")
     args = parser.parse_args()
-    rows: list[tuple[str, dict[str, float]]] = []
+    levels = [int(c) for c in args.concurrency.split(",")]
+    rows: list[tuple[str, int, dict[str, float]]] = []
     for kind in args.db.split(","):
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            postgres() if kind == "postgresql" else _sqlite(tmp) as url,
-            serve(url) as (base, _admin, join_token),
-        ):
-            rows.append(
-                (kind, asyncio.run(storm(base, join_token, args.backends, args.concurrency)))
-            )
-    print(f"\n{args.backends} backends x 5 requests, {args.concurrency} in flight, 127.0.0.1")
+        for level in levels:
+            # A fresh database per row: every run starts from the same empty host table.
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                postgres() if kind == "postgresql" else _sqlite(tmp) as url,
+                serve(url) as (base, _admin, join_token),
+            ):
+                result = asyncio.run(storm(base, join_token, args.backends, level))
+            rows.append((kind, level, result))
+    print(f"\n{args.backends} backends x 5 requests (join, profile, 3 reports), 127.0.0.1")
     header = (
-        f"{'database':<11}{'seconds':>9}{'backends/s':>12}{'requests/s':>12}"
+        f"{'database':<11}{'in flight':>10}{'seconds':>9}{'backends/s':>12}{'requests/s':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
     )
     print(header)
     print("-" * len(header))
-    for kind, r in rows:
-        print(f"{kind:<11}{r['seconds']:>9.1f}{r['backends/s']:>12.0f}{r['requests/s']:>12.0f}"
-              f"{r['p50 ms']:>9.1f}{r['p99 ms']:>9.1f}{int(r['errors']):>8}")  # fmt: skip
+    for kind, level, r in rows:
+        print(f"{kind:<11}{level:>10}{r['seconds']:>9.1f}{r['backends/s']:>12.0f}"
+              f"{r['requests/s']:>12.0f}{r['p50 ms']:>9.1f}{r['p99 ms']:>9.1f}"
+              f"{int(r['errors']):>8}")  # fmt: skip
     return 0
 
 
