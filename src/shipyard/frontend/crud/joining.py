@@ -58,7 +58,7 @@ _LIVE_JOIN_TOKEN = select(tokens_t.c.id).where(
     tokens_t.c.revoked_at.is_(None),
     tokens_t.c.expires_at.is_(None) | (tokens_t.c.expires_at > bindparam("now")),
 )
-_INSERT_HOST = insert(hosts_t)
+_INSERT_HOST = insert(hosts_t).returning(hosts_t.c.id)
 _INSERT_TOKEN = insert(tokens_t)
 # Column values come with each call; the names of the keys choose the SET clause.
 # (A bound parameter may not share a name with a column an UPDATE sets, hence the b_.)
@@ -127,7 +127,7 @@ def _insert_new(
     _lock_rack(conn, appliance_id, rack)
     top = conn.execute(_TOP_RANK, {"appliance_id": appliance_id, "rack": rack}).scalar()
     rank = 0 if top is None else top + 1
-    result = conn.execute(
+    host_id: int = conn.execute(
         _INSERT_HOST,
         {
             "name": f"{appliance}-{rack}-{rank}",
@@ -143,10 +143,8 @@ def _insert_new(
             "created_at": now,
             "updated_at": now,
         },
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    ).scalar_one()
+    return host_id
 
 
 def _lock_rack(conn: Connection, appliance_id: int, rack: int) -> None:
