@@ -111,6 +111,9 @@ def test_image_is_configured_as_a_cloud_instance(minimal_build: Path) -> None:
     assert root_file_exists(
         image, offset, "/etc/systemd/system/local-fs.target.wants/shipyard-growroot.service"
     )
+    assert root_file_exists(
+        image, offset, "/etc/systemd/system/multi-user.target.wants/shipyard-ssh-keygen-rsa.service"
+    )
 
 
 def test_required_packages_are_installed_and_recorded(minimal_build: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +41,12 @@ def test_key_pair_and_user_data_once_per_instance(
         assert refused.returncode != 0
         assert "Permission denied" in refused.stderr
         assert "password" not in refused.stderr.split("Permission denied", 1)[1]
+        assert host_key_types(vm.ssh_port) >= {"ssh-ed25519", "ecdsa-sha2-nistp256"}
+        # The RSA host key is made after boot, at idle priority, and sshd then offers it.
+        deadline = time.monotonic() + 300
+        while "ssh-rsa" not in host_key_types(vm.ssh_port):
+            assert time.monotonic() < deadline, "sshd never offered an RSA host key"
+            time.sleep(2)
 
     # The same instance booting again (same disk, same instance id): user data stays done.
     with boot(image, instance=instance, workdir=workdir, keep=True) as vm:
@@ -48,6 +55,14 @@ def test_key_pair_and_user_data_once_per_instance(
         assert user_data and "skipped" in user_data[-1], vm.agent_reports()
         result = ssh(vm.ssh_port, ssh_key, "cat /var/tmp/user-data-ran", wait=120)
         assert result.stdout == "ran\n"
+
+
+def host_key_types(port: int) -> set[str]:
+    scan = subprocess.run(
+        ["ssh-keyscan", "-p", str(port), "-T", "10", "127.0.0.1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return {line.split()[1] for line in scan.stdout.splitlines() if len(line.split()) >= 3}
 
 
 def test_cloud_init_image_runs_user_data(build_image, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from pathlib import Path
 from shipyard.build.chroot import run_in_root
 from shipyard.build.context import BuildContext
 from shipyard.build.packages import PLAIN_LOCALES, PLAIN_TIMEZONES, deb822_sources
-from shipyard.build.units import UNITS, enable_unit
+from shipyard.build.units import MASKED, UNITS, enable_unit, mask_unit
 from shipyard.errors import BuildError
 
 
@@ -145,6 +145,8 @@ def install_boot_units(ctx: BuildContext) -> None:
         write_file(ctx, unit.path, unit.content, unit.mode)
         if unit.wanted_by:
             enable_unit(ctx.root, Path(unit.path).name, unit.wanted_by)
+    for name in MASKED:
+        mask_unit(ctx.root, name)
 
 
 def write_image_info(ctx: BuildContext) -> None:

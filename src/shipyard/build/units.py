@@ -39,21 +39,45 @@ resize2fs "/dev/$part" >/dev/null 2>&1 || true
 """
 
 UNITS: tuple[BootFile, ...] = (
+    # Ed25519 and ECDSA host keys take milliseconds; an RSA key takes seconds of CPU, about
+    # 15 s under emulation, which it took from everything else booting. sshd starts with
+    # the fast two, and the RSA key follows at idle priority for the clients that need it.
     BootFile(
         "/etc/systemd/system/shipyard-ssh-keygen.service",
         """[Unit]
-Description=Create this instance's SSH host keys
+Description=Create this instance's SSH host keys (Ed25519, ECDSA)
 Before=ssh.service
 ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/usr/bin/ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 
 [Install]
 WantedBy=ssh.service
 """,
         wanted_by="ssh.service",
+    ),
+    BootFile(
+        "/etc/systemd/system/shipyard-ssh-keygen-rsa.service",
+        """[Unit]
+Description=Create this instance's RSA SSH host key, once the machine is up
+After=multi-user.target ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_rsa_key
+
+[Service]
+Type=oneshot
+Nice=19
+CPUSchedulingPolicy=idle
+IOSchedulingClass=idle
+ExecStart=/usr/bin/ssh-keygen -q -t rsa -b 3072 -N "" -f /etc/ssh/ssh_host_rsa_key
+ExecStartPost=-/bin/systemctl try-reload-or-restart ssh.service
+
+[Install]
+WantedBy=multi-user.target
+""",
+        wanted_by="multi-user.target",
     ),
     BootFile("/usr/lib/shipyard/growroot", GROWROOT_SCRIPT, 0o755),
     BootFile(
@@ -76,6 +100,21 @@ WantedBy=local-fs.target
         wanted_by="local-fs.target",
     ),
 )
+
+
+# Units a cloud instance has no use for, which would only compete for the CPU at boot:
+# e2scrub_reap cleans up after e2scrub on LVM (there is none), modprobe@drm loads
+# graphics drivers (there is no display).
+MASKED: tuple[str, ...] = ("e2scrub_reap.service", "modprobe@drm.service")
+
+
+def mask_unit(root: Path, unit: str) -> None:
+    """What ``systemctl mask`` does, without running anything."""
+    link = root / "etc/systemd/system" / unit
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to("/dev/null")
 
 
 def enable_unit(root: Path, unit: str, wanted_by: str) -> None:
