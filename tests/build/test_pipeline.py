@@ -112,7 +112,7 @@ def test_image_is_configured_as_a_cloud_instance(minimal_build: Path) -> None:
         image, offset, "/etc/systemd/system/local-fs.target.wants/shipyard-growroot.service"
     )
     assert root_file_exists(
-        image, offset, "/etc/systemd/system/multi-user.target.wants/shipyard-ssh-keygen-rsa.service"
+        image, offset, "/etc/systemd/system/ssh.service.wants/shipyard-ssh-keygen.service"
     )
 
 
