@@ -90,24 +90,23 @@ MASKED: tuple[str, ...] = ("e2scrub_reap.service", "modprobe@drm.service")
 
 def mask_unit(root: Path, unit: str) -> None:
     """What ``systemctl mask`` does, without running anything."""
-    link = root / "etc/systemd/system" / unit
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to("/dev/null")
+    _point(root / "etc/systemd/system" / unit, Path("/dev/null"))
 
 
 def enable_unit(root: Path, unit: str, wanted_by: str) -> None:
     """What ``systemctl enable`` does for a simple WantedBy=, without running anything."""
-    wants = root / "etc/systemd/system" / f"{wanted_by}.wants"
-    wants.mkdir(parents=True, exist_ok=True)
-    link = wants / unit
     for base in ("etc/systemd/system", "lib/systemd/system", "usr/lib/systemd/system"):
         if (root / base / unit).exists():
             target = Path("/") / base / unit
             break
     else:
         raise BuildError(f"cannot enable {unit}: the image has no such unit")
+    _point(root / "etc/systemd/system" / f"{wanted_by}.wants" / unit, target)
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make ``link`` a symlink to ``target``, replacing whatever is there."""
+    link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(target)

@@ -41,11 +41,22 @@ def by_instance(session: Session, instance_id: str) -> Host | None:
     return session.scalars(select(Host).where(Host.instance_id == instance_id)).first()
 
 
-def next_rank(session: Session, appliance_id: int, rack: int) -> int:
-    top = session.scalar(
-        select(func.max(Host.rank)).where(Host.appliance_id == appliance_id, Host.rack == rack)
-    )
+_TOP_RANK = select(func.max(Host.rank)).where(
+    Host.appliance_id == bindparam("appliance_id"), Host.rack == bindparam("rack")
+)
+# Column values come with each call and their keys choose the SET clause. (A bound
+# parameter may not share a name with a column an UPDATE sets, hence b_id.)
+_UPDATE = update(cast(Table, Host.__table__)).where(Host.id == bindparam("b_id"))
+
+
+def next_rank(db: Session | Connection, appliance_id: int, rack: int) -> int:
+    top = db.scalar(_TOP_RANK, {"appliance_id": appliance_id, "rack": rack})
     return 0 if top is None else top + 1
+
+
+def update_columns(db: Session | Connection, host_id: int, changes: dict[str, Any]) -> None:
+    """Set ``changes`` (column name to value) on one host row, without the ORM."""
+    db.execute(_UPDATE, {"b_id": host_id, **changes})
 
 
 def transition(
@@ -115,16 +126,13 @@ def sweep(db: Session | Connection, timeout: int, now: datetime | None = None) -
     stuck = db.execute(_STUCK, {"limit": now - timedelta(seconds=timeout)}).all()
     for host in stuck:
         message = f"no progress for {timeout} s while {host.state}"
-        db.execute(
-            _UPDATE, {"b_id": host.id, **transition(host.transitions, "failed", now, message)}
-        )
+        update_columns(db, host.id, transition(host.transitions, "failed", now, message))
     return [h.name for h in stuck]
 
 
 _STUCK = select(Host.id, Host.name, Host.state, Host.transitions).where(
     Host.state.in_(PENDING), Host.updated_at < bindparam("limit")
 )
-_UPDATE = update(cast(Table, Host.__table__)).where(Host.id == bindparam("b_id"))
 
 
 def listing(session: Session) -> list[Host]:

@@ -11,11 +11,17 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, text, update
 
 from shipyard.frontend.core.problems import Conflict, NotFound
 from shipyard.frontend.core.security import digest, new_token
-from shipyard.frontend.crud.hosts import ALLOWED_FROM, rack_from_zone, transition
+from shipyard.frontend.crud.hosts import (
+    ALLOWED_FROM,
+    next_rank,
+    rack_from_zone,
+    transition,
+    update_columns,
+)
 from shipyard.frontend.models import Appliance, Host, Token
 from shipyard.frontend.schemas.hosts import JoinRequest
 
@@ -48,9 +54,6 @@ _FREE_SLOTS = _HOST_ROW.where(
     hosts_t.c.instance_id.is_(None),
     hosts_t.c.state == "expected",
 ).order_by(hosts_t.c.rank)
-_TOP_RANK = select(func.max(hosts_t.c.rank)).where(
-    hosts_t.c.appliance_id == bindparam("appliance_id"), hosts_t.c.rack == bindparam("rack")
-)
 _APPLIANCE_ID = select(appliances_t.c.id).where(appliances_t.c.name == bindparam("name"))
 _LIVE_JOIN_TOKEN = select(tokens_t.c.id).where(
     tokens_t.c.digest == bindparam("digest"),
@@ -60,9 +63,7 @@ _LIVE_JOIN_TOKEN = select(tokens_t.c.id).where(
 )
 _INSERT_HOST = insert(hosts_t).returning(hosts_t.c.id)
 _INSERT_TOKEN = insert(tokens_t)
-# Column values come with each call; the names of the keys choose the SET clause.
-# (A bound parameter may not share a name with a column an UPDATE sets, hence the b_.)
-_UPDATE_HOST = update(hosts_t).where(hosts_t.c.id == bindparam("b_id"))
+# (A bound parameter may not share a name with a column an UPDATE sets, hence b_host_id.)
 _REVOKE = update(tokens_t).where(
     tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
 )
@@ -117,7 +118,7 @@ def register(conn: Connection, req: JoinRequest, now: datetime) -> Any:
         changes["ips"] = [req.local_ipv4, *host.ips]
     if host.state not in ("installed", "online"):
         changes.update(transition(host.transitions, "registered", now, "registered"))
-    conn.execute(_UPDATE_HOST, {"b_id": host.id, **changes})
+    update_columns(conn, host.id, changes)
     return _updated(host, changes)
 
 
@@ -125,8 +126,7 @@ def _insert_new(
     conn: Connection, appliance_id: int, appliance: str, rack: int, instance_id: str, now: datetime
 ) -> int:
     _lock_rack(conn, appliance_id, rack)
-    top = conn.execute(_TOP_RANK, {"appliance_id": appliance_id, "rack": rack}).scalar()
-    rank = 0 if top is None else top + 1
+    rank = next_rank(conn, appliance_id, rack)
     host_id: int = conn.execute(
         _INSERT_HOST,
         {
@@ -188,7 +188,7 @@ def revoke_host_tokens(conn: Connection, host_id: int, now: datetime) -> None:
 def move(conn: Connection, host: Any, state: str, now: datetime, message: str) -> Any:
     """Record a transition and return the host as it is now."""
     changes = transition(host.transitions, state, now, message)
-    conn.execute(_UPDATE_HOST, {"b_id": host.id, **changes})
+    update_columns(conn, host.id, changes)
     return _updated(host, changes)
 
 
