@@ -131,7 +131,8 @@ class SessionKey:
         return cls(key_hex, iv_hex)
 
     def cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.AES(bytes.fromhex(self.key_hex)), modes.CBC(bytes.fromhex(self.iv_hex)))
+        key, iv = bytes.fromhex(self.key_hex), bytes.fromhex(self.iv_hex)
+        return Cipher(algorithms.AES(key), modes.CBC(iv))
 
 
 @dataclass(frozen=True)

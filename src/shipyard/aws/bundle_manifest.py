@@ -79,8 +79,7 @@ def build(manifest: Manifest, private_key: rsa.RSAPrivateKey) -> Manifest:
     if not SAFE_NAME.match(manifest.name):
         raise PublishError(f"bundle name {manifest.name!r} has unsafe characters")
     mappings = "".join(
-        _el("mapping", _el("virtual", v) + _el("device", d))
-        for v, d in manifest.block_devices
+        _el("mapping", _el("virtual", v) + _el("device", d)) for v, d in manifest.block_devices
     )
     machine = _el(
         "machine_configuration",
@@ -109,9 +108,7 @@ def build(manifest: Manifest, private_key: rsa.RSAPrivateKey) -> Manifest:
         _el("name", "shipyard") + _el("version", __version__) + _el("release", "1"),
     )
     body = _el("version", VERSION) + bundler + machine + image
-    signature = private_key.sign(
-        signed_text(body), padding.PKCS1v15(), hashes.SHA1()
-    ).hex()
+    signature = private_key.sign(signed_text(body), padding.PKCS1v15(), hashes.SHA1()).hex()
     xml = f"<?xml version='1.0'?><manifest>{body}{_el('signature', signature)}</manifest>"
     return _replace(manifest, signature=signature, xml=xml.encode())
 

@@ -8,6 +8,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 from cryptography.hazmat.primitives import padding as sym_padding
 
@@ -33,9 +34,7 @@ def _plain_chunks(manifest: Manifest, key: SessionKey, read_part: PartReader) ->
         if len(data) > PART_SIZE:
             raise PublishError(f"bundle part {filename} is larger than 10 MiB")
         if hashlib.sha1(data).hexdigest() != digest:
-            raise PublishError(
-                f"bundle part {filename} does not match its digest in the manifest"
-            )
+            raise PublishError(f"bundle part {filename} does not match its digest in the manifest")
         padded = decryptor.update(data)
         compressed = unpadder.update(padded)
         while compressed:
@@ -82,9 +81,11 @@ class _HashingReader:
             pass
 
 
-def _write_member(reader: _HashingReader, raw: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None:
+def _write_member(raw: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None:
     """Copy the member's stored data to ``fd`` at its offsets, leaving zeros as holes."""
-    maps = member.sparse if member.sparse is not None else [(0, member.size)]
+    # typeshed says list[int]; tarfile gives (offset, length) pairs.
+    sparse = cast("list[tuple[int, int]] | None", member.sparse)
+    maps = sparse if sparse is not None else [(0, member.size)]
     stream = raw.fileobj
     assert stream is not None
     zero = bytes(_CHUNK)
@@ -119,7 +120,7 @@ def unpack(manifest: Manifest, key: SessionKey, read_part: PartReader, output: P
                         f"the bundle's image is {member.size} bytes; its manifest says "
                         f"{manifest.size}"
                     )
-                _write_member(reader, tar, member, fd)
+                _write_member(tar, member, fd)
                 os.ftruncate(fd, member.size)
         except tarfile.TarError as exc:
             raise PublishError(f"the bundle's tar is damaged: {exc}") from None

@@ -20,6 +20,28 @@ PUBLISH_ACTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# What `shipyard publish --to ec2 --backing s3` calls besides, as API operations.
+BUNDLE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "s3": (
+        "HeadBucket",
+        "GetBucketLocation",
+        "GetBucketOwnershipControls",
+        "ListObjectsV2",
+        "GetObject",
+        "PutObject",
+        "DeleteObject",
+    ),
+    "ec2": ("DescribeImages", "RegisterImage", "DeregisterImage", "CreateTags"),
+}
+
+# API operations whose IAM actions are named otherwise, or need a second one: a canned
+# ACL on PutObject is a PutObjectAcl too.
+IAM_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("s3", "HeadBucket"): ("ListBucket",),
+    ("s3", "ListObjectsV2"): ("ListBucket",),
+    ("s3", "PutObject"): ("PutObject", "PutObjectAcl"),
+}
+
 # What launching instances from a published AMI calls.
 LAUNCH_ACTIONS: dict[str, tuple[str, ...]] = {
     "ec2": (
@@ -33,21 +55,25 @@ LAUNCH_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 PURPOSES: dict[str, tuple[dict[str, tuple[str, ...]], ...]] = {
-    "publish": (PUBLISH_ACTIONS,),
+    "publish": (PUBLISH_ACTIONS, BUNDLE_ACTIONS),
     "launch": (LAUNCH_ACTIONS,),
-    "all": (PUBLISH_ACTIONS, LAUNCH_ACTIONS),
+    "all": (PUBLISH_ACTIONS, BUNDLE_ACTIONS, LAUNCH_ACTIONS),
 }
+
+
+def iam_actions(service: str, operation: str) -> tuple[str, ...]:
+    """``service:Action`` names IAM checks for one API operation."""
+    return tuple(f"{service}:{a}" for a in IAM_NAMES.get((service, operation), (operation,)))
+
+
+def table_actions(table: dict[str, tuple[str, ...]]) -> set[str]:
+    """The IAM actions one table of API operations needs."""
+    return {a for service, ops in table.items() for op in ops for a in iam_actions(service, op)}
 
 
 def actions(purpose: str) -> list[str]:
     """``service:Operation`` names needed for ``purpose``, sorted, each once."""
-    found = {
-        f"{service}:{operation}"
-        for table in PURPOSES[purpose]
-        for service, operations in table.items()
-        for operation in operations
-    }
-    return sorted(found)
+    return sorted(set().union(*(table_actions(table) for table in PURPOSES[purpose])))
 
 
 def policy(purpose: str = "publish") -> dict[str, Any]:

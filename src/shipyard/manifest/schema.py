@@ -244,6 +244,10 @@ class Ec2Credentials(Model):
 
     access_key: SecretStr = Field(alias="access-key")
     secret_key: SecretStr = Field(alias="secret-key")
+    # For S3-backed (bundled) images: the user's X.509 certificate, its private key, account.
+    certificate: str | None = None
+    private_key: str | None = Field(default=None, alias="private-key")
+    user_id: str | None = Field(default=None, alias="user-id")
 
 
 class Ec2Target(Model):
@@ -266,12 +270,47 @@ class Ec2Target(Model):
     force: bool = False
     keep_on_failure: bool = False
     credentials: Ec2Credentials | None = None
+    # ebs: a snapshot-backed AMI; s3: an instance-store AMI bundled into ``bucket``.
+    backing: Literal["ebs", "s3"] = "ebs"
+    bucket: str | None = None
+    prefix: str = ""
+    user_cert: str | None = None
+    user_key: str | None = None
+    account_id: str | None = None
 
     @model_validator(mode="after")
     def _public_or_shared(self) -> Ec2Target:
         if self.public and self.share_with:
             raise ValueError("public and share_with exclude each other")
+        if self.backing == "s3" and not self.bucket:
+            raise ValueError("backing s3 needs a bucket")
         return self
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
+            raise ValueError(f"{value!r} is not an S3 bucket name")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if value and not re.match(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", value):
+            raise ValueError(f"{value!r} is not a key prefix (letters, digits, . _ - and /)")
+        if ".." in value.split("/"):
+            raise ValueError(f"{value!r}: a key prefix cannot hold '..'")
+        return value
+
+    @field_validator("account_id")
+    @classmethod
+    def _account_id(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.replace("-", "")
+            if not re.match(r"^\d{12}$", value):
+                raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
+        return value
 
     @field_validator("share_with")
     @classmethod
@@ -306,6 +345,8 @@ class Ec2Provider(Model):
     region: str | None = None
     description: str | None = None
     credentials: Ec2Credentials | None = None
+    backing: Literal["ebs", "s3"] = "ebs"
+    bucket: str | None = None
 
     def as_target(self) -> Ec2Target:
         return Ec2Target(
@@ -314,6 +355,8 @@ class Ec2Provider(Model):
             description=self.description,
             enhanced_networking=self.enhanced_networking == "simple",
             credentials=self.credentials,
+            backing=self.backing,
+            bucket=self.bucket,
         )
 
 

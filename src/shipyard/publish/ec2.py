@@ -67,6 +67,13 @@ def publish(
 
     ``hooks`` are botocore event handlers for every client this publish uses.
     """
+    if target.backing == "s3":
+        from shipyard.publish import s3_bundle
+
+        result = s3_bundle.publish(
+            build_dir, target, progress=progress, concurrency=min(concurrency, 8), hooks=hooks
+        )
+        return result.model_dump(mode="json", exclude_none=True)
     build_dir = build_record.find_build(build_dir)
     record = build_record.load(build_dir)
     if record.status != "complete":
