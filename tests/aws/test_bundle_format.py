@@ -5,12 +5,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
+from bundleloop import filesystem_disk, user_identity
 
 from shipyard.aws.bundle_format import (
     PART_SIZE,
@@ -25,36 +25,6 @@ from shipyard.aws.bundle_format import (
 from shipyard.aws.bundle_manifest import Manifest, build, parse, verify
 from shipyard.aws.bundle_unpack import unpack
 from shipyard.errors import PublishError
-
-
-def user_identity(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate and its key, as `openssl req` makes them for EC2."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test"]
-        + ["-days", "2", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
-def filesystem_disk(path: Path, size_mib: int = 96) -> None:
-    """A sparse disk holding a real ext4 filesystem with files of random and repeated data."""
-    tree = path.parent / "tree"
-    (tree / "etc").mkdir(parents=True)
-    (tree / "etc" / "hostname").write_text("bundle-test\n")
-    (tree / "random.bin").write_bytes(os.urandom(13 * 2**20 + 123))
-    (tree / "text.txt").write_text("line of text\n" * 200_000)
-    with open(path, "wb") as fh:
-        fh.truncate(size_mib * 2**20)
-    subprocess.run(
-        ["mkfs.ext4", "-q", "-F", "-d", str(tree), str(path)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def make_bundle(

@@ -77,8 +77,32 @@ def reset(url: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
+_S3_SUBRESOURCES = {
+    "location": "GetBucketLocation",
+    "ownershipControls": "GetBucketOwnershipControls",
+    "list-type": "ListObjectsV2",
+}
+
+
+def s3_operation(method: str, path: str) -> str:
+    """The S3 operation of a path-style request."""
+    route, _, query = path.partition("?")
+    names = {pair.partition("=")[0] for pair in query.split("&") if pair}
+    for name, operation in _S3_SUBRESOURCES.items():
+        if name in names:
+            return operation
+    has_key = "/" in route.strip("/")
+    if not has_key:
+        return {"HEAD": "HeadBucket", "PUT": "CreateBucket", "GET": "ListObjects"}.get(method, "?")
+    return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject"}.get(
+        method, "DeleteObject" if method == "DELETE" else "?"
+    )
+
+
 def operation_of(method: str, path: str, body: bytes) -> str:
-    """The API operation of an EC2 (query) or EBS (REST) request."""
+    """The API operation of an EC2 (query), EBS (REST) or S3 (REST) request."""
+    if method != "POST" and not path.startswith("/snapshots"):
+        return s3_operation(method, path)
     if path.startswith("/snapshots"):
         parts = path.split("?")[0].strip("/").split("/")
         if parts[-2:-1] == ["blocks"] or (len(parts) == 4 and parts[2] == "blocks"):
@@ -99,7 +123,8 @@ class FaultProxy:
     """A reverse HTTP proxy to ``upstream`` that fails about ``rate`` of the requests:
     throttling (RequestLimitExceeded / ThrottlingException), 503, or a connection reset.
     ``delay`` slows PutSnapshotBlock down, as a slow network would; operations named in
-    ``refuse`` are denied as an IAM policy without them would; ``answer`` maps EC2
+    ``refuse`` are denied as an IAM policy without them would; operations in
+    ``refuse_after`` succeed that many times, then are denied; ``answer`` maps EC2
     operations the upstream lacks to the XML body EC2 would return for them."""
 
     def __init__(
@@ -110,12 +135,14 @@ class FaultProxy:
         delay: float = 0.0,
         seed: int = 4,
         refuse: frozenset[str] = frozenset(),
+        refuse_after: dict[str, int] | None = None,
         answer: dict[str, str] | None = None,
     ):
         self.upstream = upstream.removeprefix("http://")
         self.rate = rate
         self.delay = delay
         self.refuse = refuse
+        self.refuse_after = refuse_after or {}
         self.answer = answer or {}
         self.random = random.Random(seed)
         self.lock = threading.Lock()
@@ -161,7 +188,8 @@ class FaultProxy:
         op = operation_of(handler.command, handler.path, body)
         with self.lock:
             self.operations[op] += 1
-        fault = "denied" if op in self.refuse else self._fault()
+            over = op in self.refuse_after and self.operations[op] > self.refuse_after[op]
+        fault = "denied" if op in self.refuse or over else self._fault()
         if fault:
             with self.lock:
                 self.faults[fault] += 1
