@@ -122,8 +122,8 @@ def operation_of(method: str, path: str, body: bytes) -> str:
 class FaultProxy:
     """A reverse HTTP proxy to ``upstream`` that fails about ``rate`` of the requests:
     throttling (RequestLimitExceeded / ThrottlingException), 503, or a connection reset.
-    ``delay`` slows PutSnapshotBlock down, as a slow network would; operations named in
-    ``refuse`` are denied as an IAM policy without them would; operations in
+    ``delay`` slows PutSnapshotBlock and PutObject down, as a slow network would;
+    operations named in ``refuse`` are denied as an IAM policy without them would; operations in
     ``refuse_after`` succeed that many times, then are denied; ``answer`` maps EC2
     operations the upstream lacks to the XML body EC2 would return for them."""
 
@@ -203,7 +203,7 @@ class FaultProxy:
             handler.end_headers()
             handler.wfile.write(data)
             return
-        if self.delay and op == "PutSnapshotBlock":
+        if self.delay and op in ("PutSnapshotBlock", "PutObject"):
             time.sleep(self.delay)
         conn = http.client.HTTPConnection(self.upstream, timeout=60)
         headers = {k: v for k, v in handler.headers.items() if k.lower() != "connection"}

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "run": "shipyard.cli.run",
     "imds": "shipyard.cli.imds",
     "publish": "shipyard.cli.publish",
+    "bundle": "shipyard.cli.bundle",
     "iam-policy": "shipyard.cli.iam",
     "aws": "shipyard.cli.aws",
     "frontend": "shipyard.cli.frontend",

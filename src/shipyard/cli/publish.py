@@ -46,6 +46,18 @@ def register(subparsers: Any) -> None:
     ec2.add_argument(
         "--keep-on-failure", action="store_true", help="keep what was created if publishing fails"
     )
+    ec2.add_argument(
+        "--backing",
+        choices=("ebs", "s3"),
+        default="ebs",
+        help="ebs (default) or s3: an instance-store AMI bundled into --bucket",
+    )
+    s3 = parser.add_argument_group("ec2 --backing s3 (instance-store AMIs)")
+    s3.add_argument("--bucket", help="S3 bucket for the bundle, in the AMI's region, ACLs on")
+    s3.add_argument("--prefix", default="", help="key prefix for the bundle in the bucket")
+    s3.add_argument("--user-cert", metavar="PEM", help="your X.509 certificate ($AWS_CERTIFICATE)")
+    s3.add_argument("--user-key", metavar="PEM", help="its private key ($AWS_PRIVATE_KEY)")
+    s3.add_argument("--account-id", metavar="N", help="your AWS account id ($AWS_USER_ID)")
     ec2.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local `shipyard aws local`")
     ec2.add_argument("--profile", help="AWS profile")
     ec2.add_argument(
@@ -77,6 +89,8 @@ def ec2_target(args: argparse.Namespace) -> Any:
     from shipyard.errors import UsageError
     from shipyard.manifest.schema import Ec2Target
 
+    if args.backing == "s3" and not args.bucket:
+        raise UsageError("--backing s3 needs --bucket")
     regions = [r.strip() for item in args.copy_to for r in item.split(",") if r.strip()]
     try:
         return Ec2Target(
@@ -94,6 +108,12 @@ def ec2_target(args: argparse.Namespace) -> Any:
             profile=args.profile,
             force=args.force,
             keep_on_failure=args.keep_on_failure,
+            backing=args.backing,
+            bucket=args.bucket,
+            prefix=args.prefix,
+            user_cert=args.user_cert,
+            user_key=args.user_key,
+            account_id=args.account_id,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -123,7 +143,15 @@ def run(args: argparse.Namespace) -> int:
         emit_json(result)
         return 0
     out = stdout_console()
-    if args.to == "ec2":
+    if args.to == "ec2" and result.get("backing") == "s3":
+        from shipyard.cli.output import stderr_console
+
+        stderr_console().print(f"note: {result['limits']}")
+        out.print(
+            f"{result['region']}: {result['image_id']} (from s3://{result['image_location']})"
+        )
+        out.print(result["image_id"])
+    elif args.to == "ec2":
         for region, image in result["images"].items():
             out.print(f"{region}: {image['image_id']} (snapshot {image['snapshot_id']})")
         out.print(result["image_id"])
