@@ -203,3 +203,21 @@ def test_each_partition_has_its_ec2_certificate() -> None:
     }
     assert len(set(subjects.values())) == 3
     assert "ec2-ami-gov-west-1" in subjects["us-gov-west-1"]
+
+
+@pytest.mark.build
+def test_a_real_build_round_trips(minimal_build: Path, tmp_path: Path) -> None:
+    from shipyard.record import load
+
+    disk = minimal_build / load(minimal_build).artifact("raw").path
+    cert, key = user_identity(tmp_path)
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    manifest, parts, session_key = make_bundle(disk, folder, cert, key)
+    out = tmp_path / "disk.raw"
+
+    unpack(manifest, session_key, parts.__getitem__, out)
+
+    assert sha256(out) == sha256(disk)
+    # Holes stay holes: the bundle holds the data, not the whole disk.
+    assert manifest.bundled_size < disk.stat().st_blocks * 512

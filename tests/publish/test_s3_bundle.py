@@ -19,8 +19,8 @@ from shipyard.aws.bundle_manifest import parse, verify
 from shipyard.aws.bundle_unpack import unpack
 from shipyard.aws.iam import BUNDLE_ACTIONS, actions, iam_actions, table_actions
 from shipyard.errors import PublishError
-from shipyard.manifest.schema import Ec2Target
-from shipyard.publish import ec2, s3_bundle
+from shipyard.manifest.schema import Ec2Target, Manifest
+from shipyard.publish import ec2, publish_targets, s3_bundle
 
 BUCKET = "amis"
 ACCOUNT = "123456789012"
@@ -235,3 +235,31 @@ def test_resume_record_holds_no_usable_secret(
     # Sealed for the user's certificate (RSA 2048 → 256 bytes), never the AES key itself.
     assert len(bytes.fromhex(fields["key"])) == 256
     assert result.parts == 2
+
+
+def test_a_bootstrap_vz_provider_with_s3_backing_publishes_a_bundle(
+    aws: str, s3: Any, build: Path, identity: tuple[Path, Path]
+) -> None:
+    cert, key = identity
+    provider = {
+        "name": "ec2",
+        "region": REGION,
+        "backing": "s3",
+        "bucket": BUCKET,
+        "credentials": {
+            "access-key": "testing",
+            "secret-key": "testing",
+            "certificate": str(cert),
+            "private-key": str(key),
+            "user-id": ACCOUNT,
+        },
+    }
+    (manifest_target,) = Manifest.model_validate({"provider": provider}).publish
+    assert isinstance(manifest_target, Ec2Target)
+    endpoint = manifest_target.model_copy(update={"endpoint_url": aws})
+
+    (result,) = publish_targets(build, [endpoint])
+
+    assert result["backing"] == "s3"
+    assert result["image_location"] == f"{BUCKET}/debian-bookworm-test-amd64.manifest.xml"
+    assert "debian-bookworm-test-amd64.manifest.xml" in objects(s3)
