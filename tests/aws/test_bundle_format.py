@@ -18,11 +18,10 @@ from shipyard.aws.bundle_format import (
     SessionKey,
     bundle_parts,
     ec2_certificate,
-    load_certificate,
     load_private_key,
     rsa_public_key,
 )
-from shipyard.aws.bundle_manifest import Manifest, build, parse, verify
+from shipyard.aws.bundle_manifest import Manifest, for_bundle, parse, verify
 from shipyard.aws.bundle_unpack import unpack
 from shipyard.errors import PublishError
 
@@ -33,24 +32,9 @@ def make_bundle(
     session_key = SessionKey.random()
     stats = BundleStats()
     parts = {p.filename: p.data for p in bundle_parts(disk, "image", session_key, stats)}
-    user_key = rsa_public_key(load_certificate(cert), "cert")
     ec2_key = rsa_public_key(ec2_certificate("us-east-1"), "ec2")
-    sealed_user, sealed_ec2 = session_key.encrypt_for(user_key), session_key.encrypt_for(ec2_key)
-    manifest = build(
-        Manifest(
-            name="image",
-            user="123456789012",
-            architecture="x86_64",
-            size=stats.size,
-            bundled_size=stats.bundled_size,
-            digest=stats.digest,
-            ec2_encrypted_key=sealed_ec2[0],
-            user_encrypted_key=sealed_user[0],
-            ec2_encrypted_iv=sealed_ec2[1],
-            user_encrypted_iv=sealed_user[1],
-            parts=tuple(stats.parts),
-        ),
-        load_private_key(key),
+    manifest = for_bundle(
+        "image", "123456789012", "x86_64", stats, session_key, ec2_key, load_private_key(key)
     )
     for name, data in parts.items():
         (folder / name).write_bytes(data)

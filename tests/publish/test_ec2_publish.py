@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from awsloop import REGION, FaultProxy, clients, make_build, owned, read_snapshot
+from awsloop import REGION, FaultProxy, Recorder, clients, make_build, owned, read_snapshot
 
 from shipyard.aws.ami import BUILD_TAG, MANIFEST_TAG, tags_of
 from shipyard.aws.iam import PUBLISH_ACTIONS, actions, table_actions
@@ -17,26 +16,6 @@ from shipyard.errors import PublishError
 from shipyard.manifest.schema import Ec2Target
 from shipyard.publish import ec2, publish_targets
 from shipyard.record import load
-
-
-class Recorder:
-    """Every API call a publish makes, with its parameters (botocore client events)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-
-    def __call__(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
-        self.calls.append((model.service_model.signing_name, model.name, dict(params)))
-
-    @property
-    def hooks(self) -> list[tuple[str, Callable[..., Any]]]:
-        return [("provide-client-params", self)]
-
-    def operations(self) -> set[str]:
-        return {f"{service}:{name}" for service, name, _ in self.calls}
-
-    def params(self, name: str) -> list[dict[str, Any]]:
-        return [p for _, n, p in self.calls if n == name]
 
 
 def target(url: str, **fields: Any) -> Ec2Target:

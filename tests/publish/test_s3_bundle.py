@@ -4,58 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from awsloop import REGION, FaultProxy, make_build, owned
-from bundleloop import user_identity
+from awsloop import REGION, FaultProxy, Recorder, make_build, owned
+from bundleloop import BUCKET, user_identity
 
 from shipyard import record
 from shipyard.aws.bundle_format import SessionKey, load_private_key
 from shipyard.aws.bundle_manifest import parse, verify
 from shipyard.aws.bundle_unpack import unpack
-from shipyard.aws.iam import BUNDLE_ACTIONS, actions, iam_actions, table_actions
+from shipyard.aws.iam import BUNDLE_ACTIONS, actions, table_actions
 from shipyard.errors import PublishError
 from shipyard.manifest.schema import Ec2Target, Manifest
 from shipyard.publish import ec2, publish_targets, s3_bundle
 
-BUCKET = "amis"
 ACCOUNT = "123456789012"
-
-
-class Recorder:
-    """Every API call a publish makes, with its parameters (botocore client events)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-
-    def __call__(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
-        self.calls.append((model.service_model.signing_name, model.name, dict(params)))
-
-    @property
-    def hooks(self) -> list[tuple[str, Callable[..., Any]]]:
-        return [("provide-client-params", self)]
-
-    def params(self, name: str) -> list[dict[str, Any]]:
-        return [p for _, n, p in self.calls if n == name]
-
-    def iam(self) -> set[str]:
-        return {a for service, name, _ in self.calls for a in iam_actions(service, name)}
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return user_identity(tmp_path_factory.mktemp("identity"))
-
-
-@pytest.fixture
-def s3(aws: str) -> Any:
-    client = boto3.client("s3", endpoint_url=aws, region_name=REGION)
-    client.create_bucket(Bucket=BUCKET, ObjectOwnership="ObjectWriter")
-    return client
 
 
 @pytest.fixture

@@ -11,12 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
 from awsloop import CREDENTIALS, REGION, FaultProxy, make_build, owned
-from bundleloop import user_identity
-
-BUCKET = "amis"
+from bundleloop import BUCKET
 
 
 def shipyard(*args: str) -> list[str]:
@@ -26,18 +22,6 @@ def shipyard(*args: str) -> list[str]:
 def env() -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return {**keep, **CREDENTIALS}
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return user_identity(tmp_path_factory.mktemp("identity"))
-
-
-@pytest.fixture
-def s3(aws: str) -> Any:
-    client = boto3.client("s3", endpoint_url=aws, region_name=REGION)
-    client.create_bucket(Bucket=BUCKET, ObjectOwnership="ObjectWriter")
-    return client
 
 
 def publish_argv(build: Path, url: str, identity: tuple[Path, Path], *extra: str) -> list[str]:

@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -250,6 +250,32 @@ class FaultProxy:
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
+
+
+class Recorder:
+    """Every API call a publish makes, with its parameters (botocore client events)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        self.calls.append((model.service_model.signing_name, model.name, dict(params)))
+
+    @property
+    def hooks(self) -> list[tuple[str, Callable[..., Any]]]:
+        return [("provide-client-params", self)]
+
+    def iam(self) -> set[str]:
+        """The IAM actions the recorded calls need."""
+        from shipyard.aws.iam import iam_actions
+
+        return {a for service, name, _ in self.calls for a in iam_actions(service, name)}
+
+    def operations(self) -> set[str]:
+        return {f"{service}:{name}" for service, name, _ in self.calls}
+
+    def params(self, name: str) -> list[dict[str, Any]]:
+        return [p for _, n, p in self.calls if n == name]
 
 
 def write_sparse_disk(path: Path, *, size: int, data_blocks: int, zero_blocks: int, seed: int = 7):

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
+from awsloop import REGION
+
+BUCKET = "amis"
 
 
 def user_identity(folder: Path) -> tuple[Path, Path]:
@@ -37,3 +43,22 @@ def filesystem_disk(path: Path, size_mib: int = 96) -> None:
         capture_output=True,
         timeout=120,
     )
+
+
+# Fixtures, imported by the test modules that publish bundles.
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The user's certificate and private key."""
+    return user_identity(tmp_path_factory.mktemp("identity"))
+
+
+@pytest.fixture
+def s3(aws: str) -> Any:
+    """An S3 client of the moto server, with bucket ``BUCKET`` (ACLs on) made."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=aws, region_name=REGION)
+    client.create_bucket(Bucket=BUCKET, ObjectOwnership="ObjectWriter")
+    return client

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from shipyard import __version__
+from shipyard.aws.bundle_format import BundleStats, SessionKey
 from shipyard.errors import PublishError
 
 VERSION = "2007-10-10"
@@ -110,13 +110,37 @@ def build(manifest: Manifest, private_key: rsa.RSAPrivateKey) -> Manifest:
     body = _el("version", VERSION) + bundler + machine + image
     signature = private_key.sign(signed_text(body), padding.PKCS1v15(), hashes.SHA1()).hex()
     xml = f"<?xml version='1.0'?><manifest>{body}{_el('signature', signature)}</manifest>"
-    return _replace(manifest, signature=signature, xml=xml.encode())
+    return replace(manifest, signature=signature, xml=xml.encode())
 
 
-def _replace(manifest: Manifest, **changes: object) -> Manifest:
-    from dataclasses import replace
-
-    return replace(manifest, **changes)  # type: ignore[arg-type]
+def for_bundle(
+    name: str,
+    account: str,
+    architecture: str,
+    stats: BundleStats,
+    session_key: SessionKey,
+    ec2_key: rsa.RSAPublicKey,
+    user_key: rsa.RSAPrivateKey,
+) -> Manifest:
+    """The signed manifest of a finished bundle, its key sealed for EC2 and for the user."""
+    ec2_sealed = session_key.encrypt_for(ec2_key)
+    user_sealed = session_key.encrypt_for(user_key.public_key())
+    return build(
+        Manifest(
+            name=name,
+            user=account,
+            architecture=architecture,
+            size=stats.size,
+            bundled_size=stats.bundled_size,
+            digest=stats.digest,
+            ec2_encrypted_key=ec2_sealed[0],
+            user_encrypted_key=user_sealed[0],
+            ec2_encrypted_iv=ec2_sealed[1],
+            user_encrypted_iv=user_sealed[1],
+            parts=tuple(stats.parts),
+        ),
+        user_key,
+    )
 
 
 def _text(root: ET.Element, path: str, where: str) -> str:
@@ -198,7 +222,3 @@ def verify(manifest: Manifest, public_key: rsa.RSAPublicKey, where: str) -> None
             f"{where}: the bundle manifest's signature does not match this key",
             hint="the manifest was changed, or was signed with another key",
         ) from None
-
-
-def part_table(parts: Sequence[tuple[str, str]]) -> Mapping[str, str]:
-    return dict(parts)

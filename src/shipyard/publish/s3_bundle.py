@@ -34,7 +34,7 @@ from shipyard.aws.bundle_format import (
     load_private_key,
     rsa_public_key,
 )
-from shipyard.aws.bundle_manifest import Manifest, build
+from shipyard.aws.bundle_manifest import for_bundle
 from shipyard.aws.session import Hook, client, make_session
 from shipyard.cleanup import Cleanup, signals_as_interrupts
 from shipyard.errors import PublishError
@@ -208,7 +208,9 @@ def publish(
                     stats.parts_sent,
                     stats.parts_skipped,
                 )
-                manifest = make_manifest(name, user, ec2_key, key, bundle, plan.architecture)
+                manifest = for_bundle(
+                    name, user.account, plan.architecture, bundle, key, ec2_key, user.key
+                )
                 manifest_key = location.key(f"{name}.manifest.xml")
                 undo_later(manifest_key)
                 bundle_upload.put_manifest(s3, location, f"{name}.manifest.xml", manifest.xml)
@@ -291,34 +293,6 @@ def _session_key(
     )
     bundle_upload.write_resume(s3, location, name, fields)
     return key
-
-
-def make_manifest(
-    name: str,
-    user: UserCredentials,
-    ec2_key: Any,
-    key: SessionKey,
-    bundle: BundleStats,
-    architecture: str,
-) -> Manifest:
-    ec2_sealed = key.encrypt_for(ec2_key)
-    user_sealed = key.encrypt_for(rsa_public_key(user.cert, "the user certificate"))
-    return build(
-        Manifest(
-            name=name,
-            user=user.account,
-            architecture=architecture,
-            size=bundle.size,
-            bundled_size=bundle.bundled_size,
-            digest=bundle.digest,
-            ec2_encrypted_key=ec2_sealed[0],
-            user_encrypted_key=user_sealed[0],
-            ec2_encrypted_iv=ec2_sealed[1],
-            user_encrypted_iv=user_sealed[1],
-            parts=tuple(bundle.parts),
-        ),
-        user.key,
-    )
 
 
 def _register(ec2: Any, plan: Any, image_location: str, target: Ec2Target, cleanup: Cleanup) -> str:
