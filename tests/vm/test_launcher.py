@@ -89,7 +89,7 @@ def test_console_reports_are_parsed_from_noisy_output(tmp_path: Path) -> None:
     with pytest.raises(VMError, match="did not show"):
         wait_for(log, "never", 0.3)
     with pytest.raises(VMError, match="stopped"):
-        wait_for(log, "never", 5, alive=lambda: False)
+        wait_for(log, "never", 5, trouble=lambda: "qemu exited: gone")
     log.write_text(text + "[ 0.01] Kernel panic - not syncing: IO-APIC + timer doesn't work!\n")
     with pytest.raises(VMError, match="panicked: IO-APIC"):
         wait_for(log, "never", 60)

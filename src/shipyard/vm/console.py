@@ -32,10 +32,14 @@ def wait_for(
     pattern: str | re.Pattern[str],
     timeout: float,
     *,
-    alive: Callable[[], bool] = lambda: True,
+    trouble: Callable[[], str | None] = lambda: None,
     interval: float = 0.1,
 ) -> re.Match[str]:
-    """The first match of ``pattern`` in the log; VMError on timeout or if the VM stops."""
+    """The first match of ``pattern`` in the log.
+
+    VMError on timeout, or at once when ``trouble()`` says why the VM will make no more
+    progress (qemu exited, the guest stopped).
+    """
     regex = re.compile(pattern) if isinstance(pattern, str) else pattern
     deadline = time.monotonic() + timeout
     while True:
@@ -46,11 +50,15 @@ def wait_for(
         panic = KERNEL_PANIC.search(text)
         if panic:
             raise VMError(f"the guest's kernel panicked: {panic[1].strip()}", hint=f"see {path}")
-        if not alive():
+        why = trouble()
+        if why is not None:
             match = regex.search(read_text(path))
             if match:
                 return match
-            raise VMError(f"the VM stopped before its console showed {regex.pattern!r}")
+            raise VMError(
+                f"the VM stopped before its console showed {regex.pattern!r}: {why}",
+                hint=f"see the console log {path}",
+            )
         if time.monotonic() > deadline:
             raise VMError(
                 f"the VM's console did not show {regex.pattern!r} within {timeout:g} s",

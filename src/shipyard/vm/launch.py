@@ -14,7 +14,7 @@ from shipyard.errors import AgentError, UsageError, VMError
 from shipyard.vm.identity import load_signer
 from shipyard.vm.metadata import USER_DATA_LIMIT, Instance
 from shipyard.vm.net import ssh_command
-from shipyard.vm.qemu import VM, accelerator_note, boot
+from shipyard.vm.qemu import VM, boot
 
 
 @dataclass
@@ -135,7 +135,7 @@ def launch(request: RunRequest, say: Any) -> RunResult:
             console_log=str(vm.console_log),
             certificate=str(signer.certificate_path),
         )
-        say(f"instance {instance.instance_id}: {firmware}, {accelerator_note(vm.accelerator)}")
+        say(f"instance {instance.instance_id}: {firmware}, {vm.accel_note}")
         say(f"console: {vm.console_log}")
         say(f"identity certificate: {signer.certificate_path}")
         say(f"ssh: {result.ssh}")

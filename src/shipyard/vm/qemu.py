@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import time
@@ -33,6 +34,16 @@ from shipyard.vm.net import Network, free_port
 
 log = logging.getLogger("shipyard.vm")
 
+# How often a waiting launcher asks qemu for the guest's run state.
+TROUBLE_INTERVAL = 1.0
+# Under KVM a guest goes from the boot loader to the kernel's first console line in a
+# second or two; one that shows no console progress for this long is stuck (seen on
+# nested KVM hosts: GRUB starts under SeaBIOS, then the kernel hangs with qemu "running").
+KVM_STALL_SECONDS = 15.0
+# A console line from the booted system, not the firmware or the boot loader: the
+# kernel's timestamped lines, the agent's reports, a login prompt, cloud-init.
+OS_PROGRESS = re.compile(r"\[\s*\d+\.\d+\]|shipyard-agent: |login: |Cloud-init v\.")
+
 
 @dataclass
 class VM:
@@ -48,16 +59,33 @@ class VM:
     instance: Instance
     imds: ImdsServer
     started: float  # time.monotonic() when qemu started
+    accel_note: str = ""  # why this accelerator, for the user
+    _checked: float = 0.0  # when trouble() last asked qemu for the run state
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def trouble(self) -> str | None:
+        """Why the guest will make no more progress (qemu gone, or stopped), else None."""
+        if not self.alive():
+            return f"qemu exited: {accel_mod.last_message(self.workdir / 'qemu.log')}"
+        now = time.monotonic()
+        if now - self._checked < TROUBLE_INTERVAL:
+            return None
+        self._checked = now
+        state = qmp.run_state(self.workdir / "qmp.sock")
+        if state in qmp.STOPPED_STATES:
+            return (
+                f"the guest stopped ({state}): {accel_mod.last_message(self.workdir / 'qemu.log')}"
+            )
+        return None
 
     def console_text(self) -> str:
         return console.read_text(self.console_log)
 
     def wait_for(self, pattern: str | re.Pattern[str], timeout: float) -> re.Match[str]:
         """Wait until the serial console shows ``pattern``."""
-        return console.wait_for(self.console_log, pattern, timeout, alive=self.alive)
+        return console.wait_for(self.console_log, pattern, timeout, trouble=self.trouble)
 
     def wait_exit(self, timeout: float) -> int:
         """Wait for qemu to end (the guest powered off); its exit code."""
@@ -230,9 +258,9 @@ def boot(
             console_log=console_log, network=network, instance=instance,
             memory=memory, cpus=cpus,
         )  # fmt: skip
-        vm = _start(argv, workdir, cleanup)
+        process = _start(argv, workdir, cleanup)
         machine = VM(
-            process=vm,
+            process=process,
             workdir=workdir,
             overlay=overlay,
             console_log=console_log,
@@ -242,7 +270,29 @@ def boot(
             instance=instance,
             imds=imds,
             started=time.monotonic(),
+            accel_note=_accel_note(chosen, asked=bool(accel or os.environ.get("SHIPYARD_ACCEL"))),
         )
+        if chosen == "kvm" and (trouble := _kvm_trouble(machine)) is not None:
+            # The guest cannot run under KVM here: say why once, remember it for this
+            # host, and boot the same disk again under TCG.
+            log.warning("the guest did not run under KVM (%s); booting again under TCG", trouble)
+            accel_mod.mark_unusable(trouble)
+            machine.kill()
+            if new_overlay:
+                overlay.unlink(missing_ok=True)
+                prepare_overlay(image, overlay, disk_size)
+            console_log.unlink(missing_ok=True)
+            argv = qemu_argv(
+                accel="tcg", firmware=firmware, workdir=workdir, overlay=overlay,
+                console_log=console_log, network=network, instance=instance,
+                memory=memory, cpus=cpus,
+            )  # fmt: skip
+            machine.process = _start(argv, workdir, cleanup)
+            machine.accelerator = "tcg"
+            machine.started = time.monotonic()
+            machine.accel_note = (
+                f"TCG (software emulation: the guest did not run under KVM: {trouble})"
+            )
         try:
             yield machine
         finally:
@@ -270,6 +320,29 @@ def _start(argv: list[str], workdir: Path, cleanup: Cleanup) -> subprocess.Popen
     return process
 
 
+def _kvm_trouble(vm: VM, stall: float | None = None) -> str | None:
+    """Watch a guest just started under KVM until the booted system shows on its console.
+
+    Returns why it will not get there (qemu gone, the guest stopped, or no console
+    progress for ``stall`` seconds), or None once it has.
+    """
+    stall = KVM_STALL_SECONDS if stall is None else stall
+    size, progressed = -1, time.monotonic()
+    while True:
+        trouble = vm.trouble()
+        if trouble is not None:
+            return trouble
+        text = vm.console_text()
+        if OS_PROGRESS.search(text):
+            return None
+        now = time.monotonic()
+        if len(text) != size:
+            size, progressed = len(text), now
+        elif now - progressed > stall:
+            return f"no console progress for {stall:g} s under KVM"
+        time.sleep(0.1)
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
@@ -284,10 +357,10 @@ def _image_id(image: Path) -> str:
     return "ami-" + digest[:17]
 
 
-def accelerator_note(accel: str) -> str:
+def _accel_note(accel: str, *, asked: bool) -> str:
     """What to tell the user about the accelerator in use."""
     if accel == "kvm":
         return "KVM"
-    if accel_mod.kvm_works():
+    if asked:
         return "TCG (software emulation, as asked)"
-    return "TCG (software emulation: KVM is not usable here)"
+    return f"TCG (software emulation: KVM is not usable here: {accel_mod.verdict().reason})"
