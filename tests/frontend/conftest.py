@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -130,12 +131,26 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> Signer:
     return make_signer(tmp_path_factory.mktemp("stranger"))
 
 
+ACCOUNT = "123456789012"
+
+
 @pytest.fixture
-def frontend(db_url: str, signer: Signer) -> Iterator[Frontend]:
+def settings_extra() -> dict[str, Any]:
+    """Settings a test module changes for its frontend (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def frontend(db_url: str, signer: Signer, settings_extra: dict[str, Any]) -> Iterator[Frontend]:
     """An initialised frontend served by uvicorn on 127.0.0.1, trusting ``signer``."""
     engine = db.make_engine(db_url)
     made = setup.init(engine)
-    settings = Settings(db_url=db_url, identity_certs=(IdentityCert(signer.cert_pem),))
+    settings = Settings(
+        db_url=db_url,
+        identity_certs=(IdentityCert(signer.cert_pem),),
+        identity_accounts=(ACCOUNT,),
+        **settings_extra,
+    )
     with (
         background(create_app(settings, engine=engine)) as url,
         httpx.Client(base_url=url, timeout=30) as http,

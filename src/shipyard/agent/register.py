@@ -7,9 +7,12 @@ commands, HTTP) can be redirected, so the same code is tested on a build host.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import ipaddress
 import json
 import os
+import ssl
 import subprocess
 import tempfile
 import time
@@ -37,20 +40,30 @@ class JoinFailed(Exception):
 
 
 def parse_master(master: object) -> str:
-    """The frontend's base URL from "IP[:PORT]"; anything but an IP literal is refused."""
-    if not isinstance(master, str) or not master or len(master) > 64:
-        raise ValueError("master must be an IP address, optionally with :PORT")
-    host, port = master, str(DEFAULT_PORT)
-    if master.startswith("["):
-        host, bracket, rest = master[1:].partition("]")
+    """The frontend's base URL from "https://IP[:PORT]", "http://IP[:PORT]" or "IP[:PORT]".
+
+    The bare form means plain HTTP. Anything but an IP literal is refused: first boot
+    must not depend on DNS.
+    """
+    if not isinstance(master, str) or not master or len(master) > 80:
+        raise ValueError("master must be https://IP[:PORT] (or an IP address for plain HTTP)")
+    scheme, sep, rest = master.partition("://")
+    if not sep:
+        scheme, rest = "http", master
+    if scheme not in ("http", "https"):
+        raise ValueError(f"master {master!r} is neither https:// nor http://")
+    rest = rest.rstrip("/")
+    host, port = rest, str(DEFAULT_PORT)
+    if rest.startswith("["):
+        host, bracket, tail_ = rest[1:].partition("]")
         if not bracket:
             raise ValueError(f"master {master!r} is not [IPv6]:PORT")
-        if rest:
-            if not rest.startswith(":"):
+        if tail_:
+            if not tail_.startswith(":"):
                 raise ValueError(f"master {master!r} is not [IPv6]:PORT")
-            port = rest[1:]
-    elif master.count(":") == 1:
-        host, port = master.split(":")
+            port = tail_[1:]
+    elif rest.count(":") == 1:
+        host, port = rest.split(":")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -58,7 +71,74 @@ def parse_master(master: object) -> str:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"master {master!r} has no valid port")
     shown = f"[{address}]" if address.version == 6 else str(address)
-    return f"http://{shown}:{int(port)}"
+    return f"{scheme}://{shown}:{int(port)}"
+
+
+def check_transport(base: str, request: dict[str, object]) -> str:
+    """The certificate pin to use (hex SHA-256, or "" for the system CAs); refuses plain HTTP.
+
+    Everything a host receives (its token, its secrets, the scripts it runs as root)
+    travels on this connection, so plain HTTP needs an explicit ``"insecure": true``.
+    """
+    pin = request.get("ca_sha256")
+    if base.startswith("http://"):
+        if request.get("insecure") is True:
+            return ""
+        raise ValueError(
+            f"refusing plain HTTP to {base}: the host token, secrets and root scripts would "
+            'travel unencrypted; use an https:// master with "ca_sha256", '
+            'or set "insecure": true'
+        )
+    if pin is None:
+        return ""
+    if not isinstance(pin, str) or len(pin.replace(":", "")) != 64:
+        raise ValueError("ca_sha256 must be the certificate's SHA-256 as 64 hex digits")
+    pin = pin.replace(":", "").lower()
+    try:
+        int(pin, 16)
+    except ValueError:
+        raise ValueError("ca_sha256 must be the certificate's SHA-256 as 64 hex digits") from None
+    return pin
+
+
+class _PinnedConnection(http.client.HTTPSConnection):
+    """An HTTPS connection that trusts exactly one certificate, by its SHA-256."""
+
+    def __init__(self, *args: Any, pin: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pin = pin
+
+    def connect(self) -> None:
+        super().connect()
+        der = self.sock.getpeercert(binary_form=True) or b""
+        if hashlib.sha256(der).hexdigest() != self.pin:
+            self.sock.close()
+            raise ssl.SSLError(
+                f"the frontend's certificate is not the pinned one (sha256 {self.pin[:16]}...)"
+            )
+
+
+class _PinnedHandler(urllib.request.HTTPSHandler):
+    def __init__(self, pin: str) -> None:
+        # The pin replaces the CA and name checks: the frontend is an IP address with a
+        # self-signed certificate, and the user data says which certificate it is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        super().__init__(context=context)
+        self._pin = pin
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        context = self._context  # type: ignore[attr-defined]
+        connection: Any = _PinnedConnection
+        return self.do_open(connection, req, context=context, pin=self._pin)
+
+
+def opener(pin: str) -> urllib.request.OpenerDirector:
+    """urllib with the certificate pinned when ``pin`` is given, else the system CAs."""
+    if pin:
+        return urllib.request.build_opener(_PinnedHandler(pin))
+    return urllib.request.build_opener()
 
 
 def run_command(argv: Sequence[str]) -> tuple[int, str]:
@@ -85,9 +165,10 @@ def tail(text: str) -> str:
 class Api:
     """The frontend's host-facing API over urllib."""
 
-    def __init__(self, base: str, *, attempts: int = 30, pause: float = 2.0) -> None:
+    def __init__(self, base: str, *, attempts: int = 30, pause: float = 2.0, pin: str = "") -> None:
         self.base, self.attempts, self.pause = base, attempts, pause
         self.token = ""
+        self.opener = opener(pin)
 
     def call(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -99,7 +180,7 @@ class Api:
         for attempt in range(self.attempts):
             request = urllib.request.Request(self.base + path, data, headers, method=method)
             try:
-                with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+                with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
                     return json.loads(response.read() or b"null")
             except urllib.error.HTTPError as exc:
                 # 5xx may pass (a frontend restarting); a 4xx is an answer, not a hiccup.
@@ -108,6 +189,10 @@ class Api:
                         path, f"{method} {path}: HTTP {exc.code}: {_detail(exc)}"
                     ) from None
             except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLError):
+                    # A wrong certificate is an answer too: retrying will not change it.
+                    raise JoinFailed(path, f"TLS to {self.base} failed: {reason}") from None
                 # The frontend may still be starting while hosts boot.
                 if attempt == self.attempts - 1:
                     raise JoinFailed(path, f"cannot reach {self.base}: {exc}") from None
@@ -242,11 +327,12 @@ def join(
     """Register with the frontend named in the user data and install the profile."""
     try:
         base = parse_master(request.get("master"))
+        pin = check_transport(base, request)
     except ValueError as exc:
         report("register", False, error=str(exc))
         return False
     token = request.get("token")
-    api = api or Api(base)
+    api = api or Api(base, pin=pin)
     try:
         joined = api.call(
             "POST",

@@ -20,6 +20,12 @@ def default_db_url() -> str:
     return f"sqlite:///{base / 'shipyard' / 'frontend.db'}"
 
 
+def default_tls_dir() -> Path:
+    """Where `frontend init` keeps its self-signed certificate unless told otherwise."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "shipyard" / "tls"
+
+
 @dataclass(frozen=True)
 class IdentityCert:
     """A certificate that signs instance-identity documents, optionally for one region only."""
@@ -29,11 +35,34 @@ class IdentityCert:
 
 
 @dataclass(frozen=True)
+class IdentityBinding:
+    """Where an appliance's hosts may come from; an empty tuple allows any."""
+
+    appliance: str
+    image_ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``count`` joins per ``window`` seconds for one key."""
+
+    count: int
+    window: float
+
+
+@dataclass(frozen=True)
 class Settings:
     db_url: str
     identity_certs: tuple[IdentityCert, ...] = ()
-    # Identity documents are accepted only from these accounts when any are named.
+    # Identity documents are accepted only from these accounts; with certificates but no
+    # account the frontend refuses to start (AWS signs every account's documents alike).
     identity_accounts: tuple[str, ...] = ()
+    identity_bindings: tuple[IdentityBinding, ...] = ()
+    # Documents of instances launched longer ago than this are refused (pendingTime).
+    identity_max_age: int = 3600
+    join_rate_per_token: RateLimit = RateLimit(600, 60.0)
+    join_rate_per_address: RateLimit = RateLimit(120, 60.0)
     host_token_ttl: int = 3600
     install_timeout: int = 3600
     # How often the background sweeper looks for hosts stuck past install_timeout.

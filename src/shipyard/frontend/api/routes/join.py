@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer
 from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
-from shipyard.frontend.core.security import IdentityRefused, verify_identity
+from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.security import (
+    TOKEN_PREFIX,
+    IdentityRefused,
+    check_identity,
+    digest,
+    verify_identity,
+)
 from shipyard.frontend.crud import attributes, hosts, joining
 from shipyard.frontend.models import utcnow
 from shipyard.frontend.profiles import render
@@ -32,36 +39,39 @@ def _prove(
     req: JoinRequest,
     credentials: HTTPAuthorizationCredentials | None,
     keys: list[tuple[Any, str | None]],
-    accounts: tuple[str, ...],
+    settings: Settings,
     now: datetime,
-) -> None:
-    """Accept a live join token, or an identity document signed by a configured key."""
-    if credentials is not None and credentials.credentials:
-        if not joining.join_token_is_live(conn, credentials.credentials, now):
-            raise Forbidden("the join token is not valid (revoked or unknown)")
-        return
-    if not (req.identity_document and req.identity_signature):
+) -> joining.Proof:
+    """What the request proves: an identity document, a host's own token, or a join token."""
+    if req.identity_document or req.identity_signature:
+        try:
+            doc = verify_identity(req.identity_document, req.identity_signature, keys)
+            check_identity(doc, req, settings, now)
+        except IdentityRefused as exc:
+            raise Forbidden(str(exc)) from exc
+        return joining.Proof("identity", nonce=req.nonce)
+    if credentials is None or not credentials.credentials:
         raise Unauthorized("joining needs a join token or a signed instance-identity document")
-    try:
-        doc = verify_identity(req.identity_document, req.identity_signature, keys)
-    except IdentityRefused as exc:
-        raise Forbidden(str(exc)) from exc
-    if accounts and str(doc.get("accountId", "")) not in accounts:
-        raise Forbidden("the identity document belongs to an account this frontend does not serve")
-    claims = {
-        "instanceId": req.instance_id,
-        "availabilityZone": req.availability_zone,
-        "region": req.region,
-        "privateIp": req.local_ipv4,
-    }
-    for field, claimed in claims.items():
-        if claimed and str(doc.get(field, "")) != claimed:
-            raise Forbidden(f"the identity document's {field} does not match the request")
-    if doc.get("instanceId") != req.instance_id:
-        raise Forbidden("the identity document's instanceId does not match the request")
+    plain = credentials.credentials
+    if plain.startswith(TOKEN_PREFIX["host"]):
+        host = joining.host_by_token(conn, plain, now)
+        if host is None:
+            raise Forbidden("the host token is not valid (expired, revoked or unknown)")
+        return joining.Proof("host", host_id=host.id)
+    token = joining.join_token(conn, plain, now)
+    if token is None:
+        raise Forbidden("the join token is not valid (expired, used up, revoked or unknown)")
+    if token.appliance is not None and token.appliance != req.appliance:
+        raise Forbidden(f"the join token is for appliance {token.appliance}, not {req.appliance}")
+    joining.spend(conn, token)
+    return joining.Proof("join", token_id=token.id)
 
 
-@router.post("/join", response_model=JoinResponse, responses={401: {}, 403: {}, 409: {}})
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.post("/join", response_model=JoinResponse, responses={401: {}, 403: {}, 409: {}, 429: {}})
 async def join(
     req: JoinRequest,
     request: Request,
@@ -71,16 +81,24 @@ async def join(
 ) -> Response:
     """Register a booting host and hand it a short-lived host token."""
     keys = request.app.state.identity_keys
+    source = _client_address(request)
+    per_token, per_address = request.app.state.join_limits
+    per_address.hit(source)
+    if credentials is not None and credentials.credentials:
+        per_token.hit(digest(credentials.credentials))
+    else:
+        per_token.hit("identity:" + req.instance_id)
 
     def work(conn: Connection) -> JoinResponse:
         now = utcnow()
-        _prove(conn, req, credentials, keys, settings.identity_accounts, now)
-        host = joining.register(conn, req, now)
+        proof = _prove(conn, req, credentials, keys, settings, now)
+        host, nonce = joining.register(conn, req, proof, source, now)
         plain = joining.issue_host_token(conn, host.id, settings.host_token_ttl, now)
         return JoinResponse(
             host=hosts.public(host),
             host_token=plain,
             expires=now + timedelta(seconds=settings.host_token_ttl),
+            nonce=nonce or None,
         )
 
     for _attempt in range(JOIN_ATTEMPTS - 1):
@@ -129,6 +147,12 @@ async def my_profile(database: DbDep, token: TokenDep) -> Response:
     def work(conn: Connection) -> RenderedProfile:
         now = utcnow()
         host = _calling_host(conn, token, now)
+        if host.state not in joining.PROFILE_STATES:
+            # Secrets are handed out once per install; a reinstall is an admin reset.
+            raise Conflict(
+                f"host {host.name} is {host.state}; its profile is sent again only after "
+                "an admin reset for reinstall"
+            )
         profile = rendered(conn, host, mask=False)
         if host.state == "registered":
             joining.move(conn, host, "profile-sent", now, "profile sent")
