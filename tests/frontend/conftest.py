@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from awsloop import aws, moto_url
-from frontloop import Frontend, Signer, make_signer
+from frontloop import ACCOUNT, Frontend, Signer, make_signer
 
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
@@ -129,9 +129,6 @@ def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
 def stranger(tmp_path_factory: pytest.TempPathFactory) -> Signer:
     """A key the frontend does not trust."""
     return make_signer(tmp_path_factory.mktemp("stranger"))
-
-
-ACCOUNT = "123456789012"
 
 
 @pytest.fixture

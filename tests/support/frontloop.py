@@ -13,6 +13,10 @@ from shipyard.frontend.models import Attribute, Host, Token
 from shipyard.vm import identity
 
 
+# The account the test frontends accept identity documents from.
+ACCOUNT = "123456789012"
+
+
 @dataclass
 class Signer:
     """Signs instance-identity documents with the local IMDS emulator's own signer."""
