@@ -12,7 +12,6 @@ from sqlalchemy import Engine, func, select
 from shipyard.frontend.models import Attribute, Host, Token
 from shipyard.vm import identity
 
-
 # The account the test frontends accept identity documents from.
 ACCOUNT = "123456789012"
 

@@ -120,10 +120,9 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from shipyard.frontend import setup
-
     from pathlib import Path
 
+    from shipyard.frontend import setup
     from shipyard.frontend.core.config import default_tls_dir
 
     made = setup.init(_engine(args), Path(args.tls_dir) if args.tls_dir else default_tls_dir())
@@ -189,8 +188,8 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from shipyard.frontend.core.config import Settings, default_db_url
     from shipyard.errors import UsageError
+    from shipyard.frontend.core.config import Settings, default_db_url
     from shipyard.frontend.core.tls import tls_files
     from shipyard.frontend.server import parse_listen, read_cert, serve
 
@@ -216,9 +215,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from shipyard.aws.session import AwsSettings
     from pathlib import Path
 
+    from shipyard.aws.session import AwsSettings
     from shipyard.frontend.core.tls import read_fingerprint
     from shipyard.frontend.launch import LaunchRequest, launch
 

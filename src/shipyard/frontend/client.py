@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 from typing import Any
 
 import httpx
 
 from shipyard.errors import FrontendError
+from shipyard.frontend.core.config import CA_ENV
+
+
+def _verify() -> ssl.SSLContext | bool:
+    """Trust the certificate in $SHIPYARD_FRONTEND_CA (a self-signed frontend), else the CAs."""
+    ca = os.environ.get(CA_ENV)
+    if not ca:
+        return True
+    try:
+        context = ssl.create_default_context(cafile=ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise FrontendError(f"cannot read the frontend certificate in ${CA_ENV} ({ca})") from exc
+    return context
 
 
 class FrontendClient:
@@ -24,6 +39,7 @@ class FrontendClient:
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
             transport=transport,
+            verify=_verify(),
         )
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ from shipyard.frontend.core import db
 from shipyard.frontend.crud import appliances, hosts, tokens
 from shipyard.frontend.schemas.hosts import HostCreate, HostPublic
 
-
 # Long enough for an instance to boot and join; a token unused by then is worthless.
 LAUNCH_TOKEN_TTL = 6 * 3600
 

@@ -130,7 +130,9 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
     if settings.identity_certs and not settings.identity_accounts:
         # AWS signs the documents of every account in a region with one certificate:
         # without an account, any instance in the region could join.
-        raise FrontendError("identity certificates are configured but no account to accept documents from")
+        raise FrontendError(
+            "identity certificates are configured but no account to accept documents from"
+        )
     app = FastAPI(
         lifespan=_lifespan,
         title="Shipyard frontend",

@@ -10,6 +10,8 @@ DEFAULT_LISTEN = "127.0.0.1:8470"
 ADMIN_ENV = "SHIPYARD_ADMIN_TOKEN"
 URL_ENV = "SHIPYARD_FRONTEND_URL"
 DB_ENV = "SHIPYARD_FRONTEND_DB"
+# The frontend's own certificate, for the admin CLI to trust (`frontend init` makes one).
+CA_ENV = "SHIPYARD_FRONTEND_CA"
 
 
 def default_db_url() -> str:
