@@ -282,11 +282,13 @@ def apply_profile(profile: dict[str, Any], *, root: str, run: Runner, report: Re
     scripts_dir = under(root, "/var/lib/shipyard/profile")
     for script in profile.get("scripts") or []:
         name = os.path.basename(str(script["name"]))
-        os.makedirs(scripts_dir, exist_ok=True)
+        os.makedirs(scripts_dir, mode=0o700, exist_ok=True)
         path = os.path.join(scripts_dir, name)
-        with open(path, "w", encoding="utf-8") as fh:
+        # Created 0700 before a byte is written: a script may hold rendered secrets.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
+        os.fchmod(fd, 0o700)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(str(script["content"]))
-        os.chmod(path, 0o700)
         _check(f"script {name}", f"script {name}", run([path]))
         report("script", True, name=name)
     for index, step in enumerate(profile.get("bootstrap") or [], 1):
@@ -298,8 +300,33 @@ def apply_profile(profile: dict[str, Any], *, root: str, run: Runner, report: Re
         report("bootstrap", True, number=index)
 
 
-def _facts(request: dict[str, object], facts: dict[str, str]) -> dict[str, str]:
+STATE_DIR = "/var/lib/shipyard/join"
+
+
+def _state(root: str, name: str) -> str:
+    return os.path.join(under(root, STATE_DIR), name)
+
+
+def _read_state(root: str, name: str) -> str:
+    try:
+        with open(_state(root, name), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _write_state(root: str, name: str, value: str) -> None:
+    """Keep ``value`` where only root can read it (the nonce proves this is the host)."""
+    os.makedirs(under(root, STATE_DIR), mode=0o700, exist_ok=True)
+    fd = os.open(_state(root, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value)
+
+
+def _facts(request: dict[str, object], facts: dict[str, str], nonce: str = "") -> dict[str, str]:
     body = {"appliance": str(request.get("appliance") or "backend")}
+    if nonce and facts.get("identity_document"):
+        body["nonce"] = nonce
     for key in (
         "instance_id",
         "availability_zone",
@@ -332,16 +359,22 @@ def join(
         report("register", False, error=str(exc))
         return False
     token = request.get("token")
+    if _read_state(root, "installed") and not facts.get("identity_document"):
+        # A join token joins once; the frontend allows another join only after a reset.
+        report("register", True, state="installed", note="installed already; not joining again")
+        return True
     api = api or Api(base, pin=pin)
     try:
         joined = api.call(
             "POST",
             "/api/v1/join",
-            _facts(request, facts),
+            _facts(request, facts, _read_state(root, "nonce")),
             token=token if isinstance(token, str) else "",
         )
         api.token = joined["host_token"]
         host = joined["host"]
+        if joined.get("nonce"):
+            _write_state(root, "nonce", str(joined["nonce"]))
         report("register", True, host=host["name"], master=base, state=host["state"])
     except (JoinFailed, KeyError, TypeError) as exc:
         report("register", False, error=str(exc))
@@ -373,6 +406,7 @@ def join(
         return False
     if not _report_state(api, report, "installed", "profile applied"):
         return False
+    _write_state(root, "installed", "yes")
     if profile.get("reboot"):
         report("reboot", True)
         run(["systemctl", "reboot"])

@@ -42,22 +42,28 @@ def _prove(
     settings: Settings,
     now: datetime,
 ) -> joining.Proof:
-    """What the request proves: an identity document, a host's own token, or a join token."""
-    if req.identity_document or req.identity_signature:
+    """What the request proves: a host's own token, an identity document, or a join token.
+
+    A document is weighed only where identity certificates are configured; there it is
+    the proof (a join token beside it is not spent), and a bad one is refused outright.
+    """
+    plain = credentials.credentials if credentials is not None else ""
+    if plain.startswith(TOKEN_PREFIX["host"]):
+        host = joining.host_by_token(conn, plain, now)
+        if host is None:
+            raise Forbidden("the host token is not valid (expired, revoked or unknown)")
+        return joining.Proof("host", host_id=host.id)
+    if keys and (req.identity_document or req.identity_signature):
         try:
             doc = verify_identity(req.identity_document, req.identity_signature, keys)
             check_identity(doc, req, settings, now)
         except IdentityRefused as exc:
             raise Forbidden(str(exc)) from exc
         return joining.Proof("identity", nonce=req.nonce)
-    if credentials is None or not credentials.credentials:
+    if not plain:
+        if req.identity_document:
+            raise Forbidden("this frontend accepts no identity documents (none configured)")
         raise Unauthorized("joining needs a join token or a signed instance-identity document")
-    plain = credentials.credentials
-    if plain.startswith(TOKEN_PREFIX["host"]):
-        host = joining.host_by_token(conn, plain, now)
-        if host is None:
-            raise Forbidden("the host token is not valid (expired, revoked or unknown)")
-        return joining.Proof("host", host_id=host.id)
     token = joining.join_token(conn, plain, now)
     if token is None:
         raise Forbidden("the join token is not valid (expired, used up, revoked or unknown)")
