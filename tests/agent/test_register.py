@@ -19,6 +19,7 @@ from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.sealing import new_key
 from shipyard.frontend.core.tls import TlsFiles
 from shipyard.frontend.server import background
 
@@ -47,7 +48,9 @@ def frontend(tmp_path: Path) -> Iterator[Frontend]:
     made = setup.init(engine, tmp_path / "tls")
     tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
     with (
-        background(create_app(Settings(db_url=url), engine=engine), tls=tls) as base,
+        background(
+            create_app(Settings(db_url=url, secret_key=new_key()), engine=engine), tls=tls
+        ) as base,
         httpx.Client(
             base_url=base,
             headers={"Authorization": f"Bearer {made['admin_token']}"},

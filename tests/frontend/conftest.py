@@ -20,6 +20,7 @@ from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.core.sealing import new_key
 from shipyard.frontend.server import background
 from shipyard.vm.net import free_port
 
@@ -131,6 +132,10 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> Signer:
     return make_signer(tmp_path_factory.mktemp("stranger"))
 
 
+# The key shadow attributes are sealed with, as `frontend init` would write it.
+SECRET_KEY = new_key()
+
+
 @pytest.fixture
 def settings_extra() -> dict[str, Any]:
     """Settings a test module changes for its frontend (override this fixture)."""
@@ -146,6 +151,7 @@ def frontend(db_url: str, signer: Signer, settings_extra: dict[str, Any]) -> Ite
         db_url=db_url,
         identity_certs=(IdentityCert(signer.cert_pem),),
         identity_accounts=(ACCOUNT,),
+        secret_key=SECRET_KEY,
         **settings_extra,
     )
     with (

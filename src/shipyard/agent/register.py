@@ -382,19 +382,23 @@ def join(
     if host["state"] in ("installed", "online"):
         return _report_state(api, report, "online", "back online")
     step = "profile"
+    secrets: list[str] = []
     try:
         profile = api.call("GET", "/api/v1/self/profile")
+        secrets = _secrets(profile)
         report("profile", True, packages=len(profile.get("packages") or []))
         api.call("POST", "/api/v1/self/status", {"state": "installing", "step": "profile"})
         report("installing", True)
         apply_profile(profile, root=root, run=run, report=report)
     except JoinFailed as exc:
-        report(exc.step, False, error=exc.message, output=tail(exc.output))
+        # The output may hold rendered secrets: masked before it is printed or sent.
+        message, output = mask(exc.message, secrets), mask(tail(exc.output), secrets)
+        report(exc.step, False, error=message, output=output)
         failed = {
             "state": "failed",
             "step": exc.step[:200],
-            "message": exc.message[:4000],
-            "output_tail": tail(exc.output),
+            "message": message[:4000],
+            "output_tail": output,
         }
         try:
             api.call("POST", "/api/v1/self/status", failed)
@@ -411,6 +415,27 @@ def join(
         report("reboot", True)
         run(["systemctl", "reboot"])
     return True
+
+
+MASK = "********"
+
+
+def _secrets(profile: object) -> list[str]:
+    """The values of the profile's shadow attributes."""
+    if not isinstance(profile, dict):
+        return []
+    values = profile.get("attributes") or {}
+    names = profile.get("shadow") or []
+    if not isinstance(values, dict) or not isinstance(names, list):
+        return []
+    return [str(values[n]) for n in names if isinstance(n, str) and values.get(n)]
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced, longest first (one may contain another)."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def _report_state(api: Api, report: Report, state: str, message: str) -> bool:

@@ -65,6 +65,8 @@ class Settings:
     identity_max_age: int = 3600
     join_rate_per_token: RateLimit = RateLimit(600, 60.0)
     join_rate_per_address: RateLimit = RateLimit(120, 60.0)
+    # The Fernet key shadow attributes are sealed with; never stored in the database.
+    secret_key: str | None = None
     host_token_ttl: int = 3600
     install_timeout: int = 3600
     # How often the background sweeper looks for hosts stuck past install_timeout.

@@ -61,10 +61,10 @@ def host_attributes(name: HostName, session: SessionDep) -> list[AttributePublic
 
 @router.put("/{name}/attributes/{key}", status_code=204)
 def set_host_attribute(
-    name: HostName, key: Key, body: AttributeSet, session: SessionDep
+    name: HostName, key: Key, body: AttributeSet, session: SessionDep, settings: SettingsDep
 ) -> Response:
     host = hosts.get(session, name)
-    attributes.put(session, "host", host.id, key, body.value, body.shadow)
+    attributes.put(session, "host", host.id, key, body.value, body.shadow, settings.secret_key)
     return Response(status_code=204)
 
 

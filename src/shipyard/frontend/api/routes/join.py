@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer
 from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.sealing import mask as mask_secrets
 from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
 from shipyard.frontend.core.security import (
     TOKEN_PREFIX,
@@ -25,6 +26,7 @@ from shipyard.frontend.core.security import (
 from shipyard.frontend.crud import attributes, hosts, joining
 from shipyard.frontend.models import utcnow
 from shipyard.frontend.profiles import render
+from shipyard.frontend.schemas.attributes import SHADOW_MASK
 from shipyard.frontend.schemas.hosts import HostPublic, JoinRequest, JoinResponse, StatusReport
 from shipyard.frontend.schemas.profile import RenderedProfile
 
@@ -118,15 +120,19 @@ async def join(
         raise Conflict(f"instance {req.instance_id} could not be registered") from exc
 
 
-def rendered(db: Session | Connection, host: Any, *, mask: bool) -> RenderedProfile:
+def rendered(
+    db: Session | Connection, host: Any, *, mask: bool, secret_key: str | None = None
+) -> RenderedProfile:
     """The host's profile; ``mask`` hides shadow values (for anyone but the host itself).
 
-    ``host`` is an ORM Host or a host row from crud.joining.
+    ``host`` is an ORM Host or a host row from crud.joining. Shadow values are unsealed
+    only when ``mask`` is false, that is for the host's own profile.
     """
     resolved = attributes.resolve(db, host)
-    values = {
-        k: attributes.shown(r.value, r.shadow) if mask else r.value for k, r in resolved.items()
-    }
+    if mask:
+        values = {k: attributes.shown(r.value, r.shadow) for k, r in resolved.items()}
+    else:
+        values = attributes.opened(resolved, secret_key)
     facts = {
         "name": host.name,
         "appliance": host.appliance_name,
@@ -136,7 +142,9 @@ def rendered(db: Session | Connection, host: Any, *, mask: bool) -> RenderedProf
         "ip": host.ips[0] if host.ips else "",
         "mac": host.macs[0] if host.macs else "",
     }
-    return render(host.appliance_profile, host=facts, attributes=values)
+    profile = render(host.appliance_profile, host=facts, attributes=values)
+    profile.shadow = sorted(k for k, r in resolved.items() if r.shadow)
+    return profile
 
 
 def _calling_host(conn: Connection, token: str, now: datetime) -> Any:
@@ -147,7 +155,7 @@ def _calling_host(conn: Connection, token: str, now: datetime) -> Any:
 
 
 @router.get("/self/profile", response_model=RenderedProfile, responses={401: {}, 403: {}})
-async def my_profile(database: DbDep, token: TokenDep) -> Response:
+async def my_profile(database: DbDep, settings: SettingsDep, token: TokenDep) -> Response:
     """The calling host's profile, secrets included; the host moves to profile-sent."""
 
     def work(conn: Connection) -> RenderedProfile:
@@ -159,7 +167,7 @@ async def my_profile(database: DbDep, token: TokenDep) -> Response:
                 f"host {host.name} is {host.state}; its profile is sent again only after "
                 "an admin reset for reinstall"
             )
-        profile = rendered(conn, host, mask=False)
+        profile = rendered(conn, host, mask=False, secret_key=settings.secret_key)
         if host.state == "registered":
             joining.move(conn, host, "profile-sent", now, "profile sent")
         return profile
@@ -168,7 +176,9 @@ async def my_profile(database: DbDep, token: TokenDep) -> Response:
 
 
 @router.post("/self/status", response_model=HostPublic, responses={401: {}, 403: {}, 409: {}})
-async def my_status(body: StatusReport, database: DbDep, token: TokenDep) -> Response:
+async def my_status(
+    body: StatusReport, database: DbDep, settings: SettingsDep, token: TokenDep
+) -> Response:
     """Record installing, installed, failed or online; repeating a report changes nothing."""
     message = body.message or body.step or body.state
     if body.state == "failed" and body.output_tail:
@@ -176,7 +186,14 @@ async def my_status(body: StatusReport, database: DbDep, token: TokenDep) -> Res
 
     def work(conn: Connection) -> HostPublic:
         now = utcnow()
-        host = joining.report(conn, _calling_host(conn, token, now), body.state, message, now)
+        host = _calling_host(conn, token, now)
+        # A failing step's output may hold rendered secrets: mask them before storing.
+        masked = message
+        if body.state == "failed":
+            resolved = attributes.resolve(conn, host)
+            secrets = attributes.secrets_of(resolved, settings.secret_key)
+            masked = mask_secrets(message, secrets, SHADOW_MASK)
+        host = joining.report(conn, host, body.state, masked, now)
         if host.state == "installed":
             # Installed hosts need no more access; a new boot joins again for a new token.
             joining.revoke_host_tokens(conn, host.id, now)
