@@ -22,7 +22,8 @@ def register(subparsers: Any) -> None:
     init.add_argument(
         "--tls-dir",
         metavar="DIR",
-        help="where to make (or keep) frontend.crt/.key (default: the user's data dir)",
+        help="where to make (or keep) the TLS certificate and the secret key "
+        "(default: the user's data dir)",
     )
     add_json_flag(init)
     init.set_defaults(func=cmd_init)
@@ -66,6 +67,12 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument(
+        "--secret-key-file",
+        metavar="FILE",
+        help="the key shadow attributes are sealed with "
+        "(default: $SHIPYARD_FRONTEND_KEY, else the one `frontend init` wrote)",
+    )
     serve.add_argument(
         "--identity-max-age",
         type=int,
@@ -134,6 +141,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         out.print(f"join token:  {made['join_token']}")
         out.print(f"TLS cert:    {made['tls_cert']}")
         out.print(f"ca_sha256:   {made['ca_sha256']}")
+        out.print(f"secret key:  {made['secret_key_file']}")
         stderr_console().print("Keep these: only their digests are stored.")
     return 0
 
@@ -188,10 +196,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from shipyard.errors import UsageError
-    from shipyard.frontend.core.config import Settings, default_db_url
+    from shipyard.frontend.core.config import Settings, default_db_url, default_tls_dir
+    from shipyard.frontend.core.sealing import read_key
     from shipyard.frontend.core.tls import tls_files
     from shipyard.frontend.server import parse_listen, read_cert, serve
+    from shipyard.frontend.setup import SECRET_KEY_FILE
 
     host, port = parse_listen(args.listen)
     if args.identity_cert and not args.identity_account:
@@ -200,11 +212,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "documents in a region with the same certificate"
         )
     tls = tls_files(args.tls_cert, args.tls_key)
+    key_file = Path(args.secret_key_file) if args.secret_key_file else None
+    if key_file is not None and not key_file.exists():
+        raise UsageError(f"--secret-key-file {key_file} does not exist")
     settings = Settings(
         db_url=args.db or default_db_url(),
         identity_certs=tuple(read_cert(c) for c in args.identity_cert),
         identity_accounts=tuple(args.identity_account),
         identity_max_age=args.identity_max_age,
+        secret_key=read_key(key_file or default_tls_dir() / SECRET_KEY_FILE),
         host_token_ttl=args.host_token_ttl,
         install_timeout=args.install_timeout,
     )

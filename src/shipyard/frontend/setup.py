@@ -8,10 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from shipyard.frontend.core import db, tls
+from shipyard.frontend.core import db, sealing, tls
 from shipyard.frontend.crud import appliances, tokens
 from shipyard.frontend.models import Appliance
 
+SECRET_KEY_FILE = "secrets.key"
 # Join tokens live a day unless told otherwise: they sit in user data anyone on an
 # instance can read.
 JOIN_TOKEN_TTL = 86400
@@ -33,16 +34,19 @@ class TokenInfo:
 def init(engine: Engine, tls_dir: Path | None = None) -> dict[str, str]:
     """Migrate the schema, add the default appliance, and mint an admin and a join token.
 
-    With ``tls_dir``, also make a self-signed TLS certificate there (kept if it exists)
-    and return its path, key and the SHA-256 fingerprint hosts pin.
+    With ``tls_dir``, also make a self-signed TLS certificate there and the key shadow
+    attributes are sealed with (both kept if they exist), and return their paths and the
+    certificate's SHA-256 fingerprint, which hosts pin.
     """
     made: dict[str, str] = {}
     if tls_dir is not None:
         files = tls.make_self_signed(tls_dir)
+        sealing.write_key(tls_dir / SECRET_KEY_FILE)
         made = {
             "tls_cert": str(files.cert),
             "tls_key": str(files.key),
             "ca_sha256": tls.read_fingerprint(files.cert),
+            "secret_key_file": str(tls_dir / SECRET_KEY_FILE),
         }
     db.upgrade(engine)
     with db.session_factory(engine)() as session, session.begin():

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer
 from shipyard.frontend.core.config import Settings
-from shipyard.frontend.core.sealing import mask as mask_secrets
 from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
+from shipyard.frontend.core.sealing import mask as mask_secrets
 from shipyard.frontend.core.security import (
     TOKEN_PREFIX,
     IdentityRefused,
