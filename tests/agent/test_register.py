@@ -343,3 +343,55 @@ def test_profile_scripts_are_never_readable_by_others(frontend: Frontend, machin
     assert stat.S_IMODE(script.stat().st_mode) == 0o700
     state = machine.root / "var" / "lib" / "shipyard" / "join"
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+def test_an_identity_joined_host_comes_back_online_with_its_nonce(
+    tmp_path: Path, machine: Machine
+) -> None:
+    from datetime import UTC, datetime
+
+    from shipyard.frontend.core.config import IdentityCert
+    from shipyard.vm import identity
+
+    signer = identity.load_signer(tmp_path / "imds")
+    doc = identity.identity_document(
+        {
+            "instanceId": FACTS["instance_id"],
+            "accountId": "123456789012",
+            "region": FACTS["region"],
+            "availabilityZone": FACTS["availability_zone"],
+            "privateIp": FACTS["local_ipv4"],
+            "pendingTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    facts = {**FACTS, "identity_document": doc.decode(), "identity_signature": signer.sign(doc)}
+    url = f"sqlite:///{tmp_path / 'id.db'}"
+    engine = db.make_engine(url)
+    made = setup.init(engine, tmp_path / "tls")
+    tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
+    settings = Settings(
+        db_url=url,
+        identity_certs=(IdentityCert(signer.certificate),),
+        identity_accounts=("123456789012",),
+    )
+    with background(create_app(settings, engine=engine), tls=tls) as base:
+        request = {"master": base, "ca_sha256": made["ca_sha256"]}
+
+        def boot() -> bool:
+            return register.join(
+                request, facts, machine.report, root=str(machine.root), run=machine.run
+            )
+
+        assert boot() is True
+        nonce = machine.root / "var" / "lib" / "shipyard" / "join" / "nonce"
+        assert stat.S_IMODE(nonce.stat().st_mode) == 0o600
+        machine.reports.clear()
+        assert boot() is True
+        assert ("online", True) in machine.steps()
+        # Another machine with the same document but without the nonce is refused.
+        nonce.unlink()
+        (machine.root / "var" / "lib" / "shipyard" / "join" / "installed").unlink()
+        machine.reports.clear()
+        assert boot() is False
+        assert "nonce" in machine.reports[0]["error"]
+    engine.dispose()

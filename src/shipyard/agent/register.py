@@ -359,8 +359,10 @@ def join(
         report("register", False, error=str(exc))
         return False
     token = request.get("token")
-    if _read_state(root, "installed") and not facts.get("identity_document"):
+    nonce = _read_state(root, "nonce")
+    if _read_state(root, "installed") and not (nonce and facts.get("identity_document")):
         # A join token joins once; the frontend allows another join only after a reset.
+        # A host that joined with its identity document joins again with its nonce.
         report("register", True, state="installed", note="installed already; not joining again")
         return True
     api = api or Api(base, pin=pin)
@@ -368,7 +370,7 @@ def join(
         joined = api.call(
             "POST",
             "/api/v1/join",
-            _facts(request, facts, _read_state(root, "nonce")),
+            _facts(request, facts, nonce),
             token=token if isinstance(token, str) else "",
         )
         api.token = joined["host_token"]
