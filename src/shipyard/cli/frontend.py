@@ -74,6 +74,20 @@ def register(subparsers: Any) -> None:
         "(default: $SHIPYARD_FRONTEND_KEY, else the one `frontend init` wrote)",
     )
     serve.add_argument(
+        "--identity-bind",
+        action="append",
+        default=[],
+        metavar="APPLIANCE:KEY=VALUE",
+        help="where an appliance's identity-joined hosts may come from; KEY is ami, region, "
+        "vpc, subnet or role (repeatable; vpc, subnet and role need --confirm-instances)",
+    )
+    serve.add_argument(
+        "--confirm-instances",
+        action="store_true",
+        help="confirm identity-joined instances are running with EC2 DescribeInstances",
+    )
+    serve.add_argument("--ec2-endpoint-url", help="EC2 endpoint for --confirm-instances")
+    serve.add_argument(
         "--identity-max-age",
         type=int,
         default=3600,
@@ -215,9 +229,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     key_file = Path(args.secret_key_file) if args.secret_key_file else None
     if key_file is not None and not key_file.exists():
         raise UsageError(f"--secret-key-file {key_file} does not exist")
+    confirm = None
+    if args.confirm_instances:
+        from shipyard.aws.session import AwsSettings
+
+        confirm = AwsSettings(endpoint_url=args.ec2_endpoint_url)
     settings = Settings(
         db_url=args.db or default_db_url(),
         identity_certs=tuple(read_cert(c) for c in args.identity_cert),
+        identity_bindings=parse_bindings(args.identity_bind),
+        confirm_instances=confirm,
         identity_accounts=tuple(args.identity_account),
         identity_max_age=args.identity_max_age,
         secret_key=read_key(key_file or default_tls_dir() / SECRET_KEY_FILE),
@@ -228,6 +249,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stderr_console().print(f"frontend listening on {scheme}://{args.listen}")
     serve(settings, host, port, tls)
     return 0
+
+
+_BIND_KEYS = {
+    "ami": "image_ids",
+    "region": "regions",
+    "vpc": "vpc_ids",
+    "subnet": "subnet_ids",
+    "role": "roles",
+}
+
+
+def parse_bindings(specs: list[str]) -> tuple[Any, ...]:
+    """--identity-bind APPLIANCE:KEY=VALUE, repeated, as one binding per appliance."""
+    from shipyard.errors import UsageError
+    from shipyard.frontend.core.config import IdentityBinding
+
+    found: dict[str, dict[str, list[str]]] = {}
+    for spec in specs:
+        appliance, _, pair = spec.partition(":")
+        key, sep, value = pair.partition("=")
+        if not appliance or not sep or not value or key not in _BIND_KEYS:
+            raise UsageError(
+                f"--identity-bind {spec!r} is not APPLIANCE:KEY=VALUE "
+                f"with KEY one of {', '.join(_BIND_KEYS)}"
+            )
+        found.setdefault(appliance, {}).setdefault(_BIND_KEYS[key], []).append(value)
+    return tuple(
+        IdentityBinding(appliance, **{k: tuple(v) for k, v in fields.items()})
+        for appliance, fields in found.items()
+    )
 
 
 def cmd_launch(args: argparse.Namespace) -> int:

@@ -141,7 +141,17 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db.Database(engine or db.make_engine(settings.db_url))
+    if any(b.needs_ec2 for b in settings.identity_bindings) and not settings.confirm_instances:
+        raise FrontendError(
+            "VPC, subnet and role bindings need instances confirmed with EC2 "
+            "(the identity document does not carry them)"
+        )
     app.state.identity_keys = load_certificates(settings.identity_certs)
+    app.state.instance_checker = None
+    if settings.confirm_instances is not None:
+        from shipyard.frontend.instances import InstanceChecker
+
+        app.state.instance_checker = InstanceChecker(settings.confirm_instances)
     app.state.join_limits = (
         Limiter(settings.join_rate_per_token, "with this token"),
         Limiter(settings.join_rate_per_address, "from this address"),

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shipyard.aws.session import AwsSettings
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
 ADMIN_ENV = "SHIPYARD_ADMIN_TOKEN"
@@ -43,6 +47,15 @@ class IdentityBinding:
     appliance: str
     image_ids: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    # These need EC2's word (Settings.confirm_instances): the document does not carry them.
+    vpc_ids: tuple[str, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    # Instance profile ARNs or names.
+    roles: tuple[str, ...] = ()
+
+    @property
+    def needs_ec2(self) -> bool:
+        return bool(self.vpc_ids or self.subnet_ids or self.roles)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,8 @@ class Settings:
     identity_max_age: int = 3600
     join_rate_per_token: RateLimit = RateLimit(600, 60.0)
     join_rate_per_address: RateLimit = RateLimit(120, 60.0)
+    # Where to confirm identity-joined instances with DescribeInstances (None: do not).
+    confirm_instances: AwsSettings | None = None
     # The Fernet key shadow attributes are sealed with; never stored in the database.
     secret_key: str | None = None
     host_token_ttl: int = 3600

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
@@ -75,6 +76,25 @@ def _prove(
     return joining.Proof("join", token_id=token.id)
 
 
+async def _confirm_with_ec2(
+    checker: Any, req: JoinRequest, keys: list[tuple[Any, str | None]], settings: Settings
+) -> None:
+    """Ask EC2 whether the document's instance runs where its appliance allows.
+
+    Done before the database transaction: an AWS round trip must not hold a write turn.
+    """
+    from shipyard.frontend.instances import confirm
+
+    try:
+        doc = verify_identity(req.identity_document, req.identity_signature, keys)
+        check_identity(doc, req, settings, utcnow())
+    except IdentityRefused as exc:
+        raise Forbidden(str(exc)) from exc
+    region = str(doc.get("region", ""))
+    facts = await anyio.to_thread.run_sync(checker.describe, region, req.instance_id)
+    confirm(facts, req.instance_id, req.appliance, settings.identity_bindings)
+
+
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -96,6 +116,10 @@ async def join(
         per_token.hit(digest(credentials.credentials))
     else:
         per_token.hit("identity:" + req.instance_id)
+
+    checker = request.app.state.instance_checker
+    if checker is not None and keys and (req.identity_document or req.identity_signature):
+        await _confirm_with_ec2(checker, req, keys, settings)
 
     def work(conn: Connection) -> JoinResponse:
         now = utcnow()
