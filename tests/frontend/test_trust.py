@@ -225,3 +225,12 @@ class TestRateLimits:
         # The address has now made 5 joins (one refused): a sixth from it is refused.
         assert frontend.join("i-11", token=other).status_code == 429
         assert len(frontend.snapshot()[0]) == len(before[0]) + 1
+
+
+def test_an_old_document_still_rejoins_with_its_nonce(frontend: Frontend, signer: Signer) -> None:
+    first = frontend.join("i-0abc", **document(signer, "i-0abc"))
+    nonce = first.json()["nonce"]
+    # The same instance much later: its document's pendingTime is still its launch time.
+    later = document(signer, "i-0abc", age=86400)
+    assert frontend.join("i-0abc", nonce=nonce, **later).status_code == 200
+    assert "nonce" in refused(frontend, 403, "i-0abc", **later)

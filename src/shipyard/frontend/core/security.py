@@ -84,10 +84,12 @@ def verify_identity(
     raise IdentityRefused("the identity document's signature does not verify")
 
 
-def check_identity(
-    doc: dict[str, Any], req: JoinRequest, settings: Settings, now: datetime
-) -> None:
-    """Refuse a verified document from the wrong account, instance, place, image or time."""
+def check_identity(doc: dict[str, Any], req: JoinRequest, settings: Settings, now: datetime) -> str:
+    """Refuse a verified document from the wrong account, instance, place or image.
+
+    Returns why the document is too old for a first join ("" if it is fresh enough): a
+    host joining again with its nonce may show its launch-time document much later.
+    """
     if str(doc.get("accountId", "")) not in settings.identity_accounts:
         raise IdentityRefused(
             "the identity document belongs to an account this frontend does not serve"
@@ -106,10 +108,11 @@ def check_identity(
     age = (now - launched).total_seconds()
     if age < -CLOCK_SKEW:
         raise IdentityRefused("the identity document's pendingTime is in the future")
+    stale = ""
     if age > settings.identity_max_age:
-        raise IdentityRefused(
-            f"the identity document is {int(age)} s old (pendingTime); at most "
-            f"{settings.identity_max_age} s are accepted"
+        stale = (
+            f"the identity document is {int(age)} s old (pendingTime); a first join "
+            f"accepts at most {settings.identity_max_age} s"
         )
     for binding in settings.identity_bindings:
         if binding.appliance != req.appliance:
@@ -118,6 +121,7 @@ def check_identity(
             raise IdentityRefused(f"appliance {req.appliance} does not accept this AMI")
         if binding.regions and doc.get("region") not in binding.regions:
             raise IdentityRefused(f"appliance {req.appliance} does not accept this region")
+    return stale
 
 
 def _pending_time(doc: dict[str, Any]) -> datetime:

@@ -87,6 +87,8 @@ class Proof:
     token_id: int | None = None
     host_id: int | None = None
     nonce: str = ""
+    # Why an identity document is too old for a first join ("" when it is not).
+    stale: str = ""
 
 
 _INSERT_TOKEN = insert(tokens_t)
@@ -159,6 +161,9 @@ def register(
     host = conn.execute(_BY_INSTANCE, {"instance_id": req.instance_id}).first()
     if proof.kind == "host" and (host is None or host.id != proof.host_id):
         raise Forbidden(f"the host token is not that of instance {req.instance_id}")
+    first_join = host is None or host.state == "expected"
+    if first_join and proof.stale:
+        raise Forbidden(proof.stale)
     if host is None:
         host = _free_slot(conn, appliance_id, rack)
     if host is None:

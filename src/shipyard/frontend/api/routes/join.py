@@ -59,10 +59,10 @@ def _prove(
     if keys and (req.identity_document or req.identity_signature):
         try:
             doc = verify_identity(req.identity_document, req.identity_signature, keys)
-            check_identity(doc, req, settings, now)
+            stale = check_identity(doc, req, settings, now)
         except IdentityRefused as exc:
             raise Forbidden(str(exc)) from exc
-        return joining.Proof("identity", nonce=req.nonce)
+        return joining.Proof("identity", nonce=req.nonce, stale=stale)
     if not plain:
         if req.identity_document:
             raise Forbidden("this frontend accepts no identity documents (none configured)")
