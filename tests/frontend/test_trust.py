@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from frontloop import Frontend, Signer
 
+from shipyard.cli.main import main
 from shipyard.frontend import setup
 from shipyard.frontend.core.config import IdentityBinding, RateLimit
 
@@ -100,12 +101,17 @@ def installed(frontend: Frontend, instance_id: str) -> str:
     return name
 
 
-def test_an_installed_host_cannot_join_again_until_reset(frontend: Frontend) -> None:
+def test_an_installed_host_cannot_join_again_until_reset(
+    frontend: Frontend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = installed(frontend, "i-done")
     refused(frontend, 409, "i-done")
     # An admin reset allows exactly one more join.
-    reset = frontend.http.post(f"/api/v1/hosts/{name}/reset", headers=frontend.admin())
-    assert reset.json()["state"] == "expected"
+    monkeypatch.setenv("SHIPYARD_FRONTEND_URL", frontend.url)
+    monkeypatch.setenv("SHIPYARD_ADMIN_TOKEN", frontend.admin_token)
+    assert main(["stack", "set", "host", "reinstall", name]) == 0
+    listed = frontend.http.get(f"/api/v1/hosts/{name}", headers=frontend.admin()).json()
+    assert listed["state"] == "expected"
     again, token = frontend.joined("i-done")
     assert again == name
     assert profile(frontend, token).status_code == 200
@@ -234,3 +240,12 @@ def test_an_old_document_still_rejoins_with_its_nonce(frontend: Frontend, signer
     later = document(signer, "i-0abc", age=86400)
     assert frontend.join("i-0abc", nonce=nonce, **later).status_code == 200
     assert "nonce" in refused(frontend, 403, "i-0abc", **later)
+
+
+def test_a_failed_host_gets_no_profile_without_joining_again(frontend: Frontend) -> None:
+    _, token = frontend.joined("i-1")
+    auth = {"Authorization": f"Bearer {token}"}
+    frontend.http.post("/api/v1/self/status", json={"state": "failed"}, headers=auth)
+    before = frontend.snapshot()
+    assert profile(frontend, token).status_code == 409
+    assert frontend.snapshot() == before
