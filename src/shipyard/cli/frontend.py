@@ -94,6 +94,20 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="refuse identity documents of instances launched longer ago (pendingTime)",
     )
+    serve.add_argument(
+        "--join-rate-per-token",
+        type=int,
+        default=600,
+        metavar="N",
+        help="joins a minute one token may make before 429 (default 600)",
+    )
+    serve.add_argument(
+        "--join-rate-per-address",
+        type=int,
+        default=120,
+        metavar="N",
+        help="joins a minute one source address may make before 429 (default 120)",
+    )
     serve.add_argument("--host-token-ttl", type=int, default=3600, metavar="SECONDS")
     serve.add_argument("--install-timeout", type=int, default=3600, metavar="SECONDS")
     serve.set_defaults(func=cmd_serve)
@@ -213,7 +227,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from shipyard.errors import UsageError
-    from shipyard.frontend.core.config import Settings, default_db_url, default_tls_dir
+    from shipyard.frontend.core.config import (
+        RateLimit,
+        Settings,
+        default_db_url,
+        default_tls_dir,
+    )
     from shipyard.frontend.core.sealing import read_key
     from shipyard.frontend.core.tls import tls_files
     from shipyard.frontend.server import parse_listen, read_cert, serve
@@ -241,6 +260,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         confirm_instances=confirm,
         identity_accounts=tuple(args.identity_account),
         identity_max_age=args.identity_max_age,
+        join_rate_per_token=RateLimit(max(1, args.join_rate_per_token), 60.0),
+        join_rate_per_address=RateLimit(max(1, args.join_rate_per_address), 60.0),
         secret_key=read_key(key_file or default_tls_dir() / SECRET_KEY_FILE),
         host_token_ttl=args.host_token_ttl,
         install_timeout=args.install_timeout,
