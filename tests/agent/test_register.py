@@ -395,3 +395,30 @@ def test_an_identity_joined_host_comes_back_online_with_its_nonce(
         assert boot() is False
         assert "nonce" in machine.reports[0]["error"]
     engine.dispose()
+
+
+def test_a_secret_in_a_failing_scripts_output_is_masked_everywhere(
+    frontend: Frontend, machine: Machine
+) -> None:
+    secret = "pw-Zq81-never-shown"
+    frontend.admin.put(
+        "/api/v1/attributes/db_password", json={"value": secret, "shadow": True}
+    ).raise_for_status()
+    set_profile(
+        frontend,
+        {
+            "scripts": [
+                {
+                    "name": "db",
+                    "content": "#!/bin/sh\necho connecting with {{ db_password }}\nexit 1\n",
+                }
+            ]
+        },
+    )
+    assert join(frontend, machine) is False
+    assert secret not in json.dumps(machine.reports)
+    assert "connecting with ********" in machine.reports[-1]["output"]
+    host = frontend.host("backend-0-0")
+    assert host["state"] == "failed"
+    assert secret not in host["message"]
+    assert "connecting with ********" in host["message"]
