@@ -74,8 +74,15 @@ _PURGE = tokens_t.delete().where(
     (tokens_t.c.expires_at < bindparam("before")) | (tokens_t.c.revoked_at < bindparam("before")),
 )
 _INSERT_HOST = insert(hosts_t).returning(hosts_t.c.id)
+_INSERT_TOKEN = insert(tokens_t)
+# (A bound parameter may not share a name with a column an UPDATE sets, hence b_host_id.)
+_REVOKE = update(tokens_t).where(
+    tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
+)
+_RACK_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Hosts in these states may fetch their profile (and with it their secrets).
 PROFILE_STATES = ("registered", "profile-sent", "installing")
+# Addresses and MACs kept per host: a host reporting new ones cannot grow its row forever.
 MAX_ADDRESSES = 16
 
 
@@ -84,19 +91,10 @@ class Proof:
     """What a joining request proved: a join token, a host's own token, or its identity."""
 
     kind: Literal["join", "host", "identity"]
-    token_id: int | None = None
     host_id: int | None = None
     nonce: str = ""
     # Why an identity document is too old for a first join ("" when it is not).
     stale: str = ""
-
-
-_INSERT_TOKEN = insert(tokens_t)
-# (A bound parameter may not share a name with a column an UPDATE sets, hence b_host_id.)
-_REVOKE = update(tokens_t).where(
-    tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
-)
-_RACK_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def host_by_token(conn: Connection, plain: str, now: datetime) -> Row[Any] | None:

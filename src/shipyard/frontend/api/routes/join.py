@@ -73,7 +73,7 @@ def _prove(
     if token.appliance is not None and token.appliance != req.appliance:
         raise Forbidden(f"the join token is for appliance {token.appliance}, not {req.appliance}")
     joining.spend(conn, token)
-    return joining.Proof("join", token_id=token.id)
+    return joining.Proof("join")
 
 
 async def _confirm_with_ec2(
