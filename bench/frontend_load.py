@@ -78,7 +78,9 @@ def serve(url: str) -> Iterator[tuple[str, str, str]]:
     made = setup.init(db.make_engine(url))
     port = free_port()
     argv = [sys.executable, "-m", "shipyard.cli.main", "frontend", "serve", "--db", url,
-            "--listen", f"127.0.0.1:{port}"]  # fmt: skip
+            "--listen", f"127.0.0.1:{port}",
+            # One token and one address stand for the whole fleet here.
+            "--join-rate-per-token", "1000000", "--join-rate-per-address", "1000000"]  # fmt: skip
     proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

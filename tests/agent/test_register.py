@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.sealing import new_key
+from shipyard.frontend.core.tls import TlsFiles
 from shipyard.frontend.server import background
 
 
@@ -26,10 +29,11 @@ class Frontend:
     url: str
     admin: httpx.Client
     join_token: str
+    ca_sha256: str
 
     @property
     def master(self) -> str:
-        return self.url.removeprefix("http://")
+        return self.url
 
     def host(self, name: str) -> dict[str, Any]:
         doc: dict[str, Any] = self.admin.get(f"/api/v1/hosts/{name}").raise_for_status().json()
@@ -38,16 +42,22 @@ class Frontend:
 
 @pytest.fixture
 def frontend(tmp_path: Path) -> Iterator[Frontend]:
+    """A real frontend over TLS with its self-signed certificate, which the agent pins."""
     url = f"sqlite:///{tmp_path / 'fe.db'}"
     engine = db.make_engine(url)
-    made = setup.init(engine)
+    made = setup.init(engine, tmp_path / "tls")
+    tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
     with (
-        background(create_app(Settings(db_url=url), engine=engine)) as base,
+        background(
+            create_app(Settings(db_url=url, secret_key=new_key()), engine=engine), tls=tls
+        ) as base,
         httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {made['admin_token']}"}
+            base_url=base,
+            headers={"Authorization": f"Bearer {made['admin_token']}"},
+            verify=ssl.create_default_context(cafile=made["tls_cert"]),
         ) as admin,
     ):
-        yield Frontend(base, admin, made["join_token"])
+        yield Frontend(base, admin, made["join_token"], made["ca_sha256"])
     engine.dispose()
 
 
@@ -104,9 +114,16 @@ def set_profile(frontend: Frontend, profile: dict[str, Any]) -> None:
 
 
 def join(frontend: Frontend, machine: Machine, **request: Any) -> bool:
-    req = {"master": frontend.master, "token": frontend.join_token, **request}
+    req = {
+        "master": frontend.master,
+        "token": frontend.join_token,
+        "ca_sha256": frontend.ca_sha256,
+        **request,
+    }
     api = (
-        register.Api(register.parse_master(req["master"]), attempts=2, pause=0.05)
+        register.Api(
+            register.parse_master(req["master"]), attempts=2, pause=0.05, pin=frontend.ca_sha256
+        )
         if "master" not in request
         else None
     )
@@ -204,22 +221,32 @@ def test_a_failing_script_stops_the_install(frontend: Frontend, machine: Machine
     assert ["/bin/sh", "-c", "true"] not in machine.commands
 
 
-def test_reboot_when_the_profile_asks_and_online_on_the_next_boot(
+def test_reboot_when_the_profile_asks_and_no_second_join_on_the_next_boot(
     frontend: Frontend, machine: Machine
 ) -> None:
     set_profile(frontend, {"reboot": True})
     assert join(frontend, machine) is True
     assert machine.commands[-1] == ["systemctl", "reboot"]
-    # The next boot joins again: same host, no reinstall, online.
+    # The next boot does not join again: a join token joins once, and nothing reinstalls.
     machine.commands.clear()
     assert join(frontend, machine) is True
     assert machine.commands == []
-    assert frontend.host("backend-0-0")["state"] == "online"
+    assert frontend.host("backend-0-0")["state"] == "installed"
 
 
 @pytest.mark.parametrize(
     "master",
-    ["frontend.example.com", "10.0.0.1:99999", "", "10.0.0.1:port", "[::1", None, "1.2.3.4.5"],
+    [
+        "frontend.example.com",
+        "10.0.0.1:99999",
+        "",
+        "10.0.0.1:port",
+        "[::1",
+        None,
+        "1.2.3.4.5",
+        "ftp://10.0.0.1",
+        "https://frontend.example.com",
+    ],
 )
 def test_master_must_be_an_ip_literal(machine: Machine, master: Any) -> None:
     assert (
@@ -239,6 +266,9 @@ def test_master_must_be_an_ip_literal(machine: Machine, master: Any) -> None:
         ("10.0.2.2:9000", "http://10.0.2.2:9000"),
         ("[fd00::1]:9000", "http://[fd00::1]:9000"),
         ("fd00::1", "http://[fd00::1]:8470"),
+        ("https://10.0.2.2", "https://10.0.2.2:8470"),
+        ("https://[fd00::1]:9443/", "https://[fd00::1]:9443"),
+        ("http://10.0.2.2:80", "http://10.0.2.2:80"),
     ],
 )
 def test_master_forms(master: str, url: str) -> None:
@@ -256,3 +286,139 @@ def test_paths_cannot_leave_the_root(frontend: Frontend, machine: Machine) -> No
     assert join(frontend, machine) is False
     assert not (machine.root.parent.parent / "escape").exists()
     assert frontend.host("backend-0-0")["state"] == "failed"
+
+
+def hosts(frontend: Frontend) -> list[Any]:
+    listed: list[Any] = frontend.admin.get("/api/v1/hosts").raise_for_status().json()
+    return listed
+
+
+def test_plain_http_is_refused_unless_the_user_data_says_insecure(
+    frontend: Frontend, machine: Machine, tmp_path: Path
+) -> None:
+    # The same frontend's port, as plain HTTP: the agent must not even try.
+    plain = frontend.url.replace("https://", "http://")
+    assert join(frontend, machine, master=plain) is False
+    assert machine.steps() == [("register", False)]
+    assert "refusing plain HTTP" in machine.reports[0]["error"]
+    assert "insecure" in machine.reports[0]["error"]
+    assert hosts(frontend) == []
+
+
+def test_insecure_plain_http_joins_when_asked(tmp_path: Path, machine: Machine) -> None:
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    engine = db.make_engine(url)
+    made = setup.init(engine)
+    with background(create_app(Settings(db_url=url), engine=engine)) as base:
+        request = {"master": base, "token": made["join_token"], "insecure": True}
+        assert register.join(
+            request, FACTS, machine.report, root=str(machine.root), run=machine.run
+        )
+    assert ("installed", True) in machine.steps()
+    engine.dispose()
+
+
+def test_a_certificate_other_than_the_pinned_one_is_refused(
+    frontend: Frontend, machine: Machine
+) -> None:
+    assert join(frontend, machine, master=frontend.master, ca_sha256="ab" * 32) is False
+    assert machine.steps() == [("register", False)]
+    assert "not the pinned one" in machine.reports[0]["error"]
+    assert hosts(frontend) == []
+
+
+@pytest.mark.parametrize("pin", ["abc", 42, "zz" * 32])
+def test_a_malformed_pin_is_refused(frontend: Frontend, machine: Machine, pin: Any) -> None:
+    assert join(frontend, machine, ca_sha256=pin) is False
+    assert "ca_sha256" in machine.reports[0]["error"]
+
+
+def test_profile_scripts_are_never_readable_by_others(frontend: Frontend, machine: Machine) -> None:
+    set_profile(
+        frontend,
+        {"scripts": [{"name": "s", "content": '#!/bin/sh\nstat -c %a "$0"\n'}]},
+    )
+    assert join(frontend, machine) is True
+    script = machine.root / "var" / "lib" / "shipyard" / "profile" / "s"
+    assert stat.S_IMODE(script.stat().st_mode) == 0o700
+    state = machine.root / "var" / "lib" / "shipyard" / "join"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+
+def test_an_identity_joined_host_comes_back_online_with_its_nonce(
+    tmp_path: Path, machine: Machine
+) -> None:
+    from datetime import UTC, datetime
+
+    from shipyard.frontend.core.config import IdentityCert
+    from shipyard.vm import identity
+
+    signer = identity.load_signer(tmp_path / "imds")
+    doc = identity.identity_document(
+        {
+            "instanceId": FACTS["instance_id"],
+            "accountId": "123456789012",
+            "region": FACTS["region"],
+            "availabilityZone": FACTS["availability_zone"],
+            "privateIp": FACTS["local_ipv4"],
+            "pendingTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    facts = {**FACTS, "identity_document": doc.decode(), "identity_signature": signer.sign(doc)}
+    url = f"sqlite:///{tmp_path / 'id.db'}"
+    engine = db.make_engine(url)
+    made = setup.init(engine, tmp_path / "tls")
+    tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
+    settings = Settings(
+        db_url=url,
+        identity_certs=(IdentityCert(signer.certificate),),
+        identity_accounts=("123456789012",),
+    )
+    with background(create_app(settings, engine=engine), tls=tls) as base:
+        request = {"master": base, "ca_sha256": made["ca_sha256"]}
+
+        def boot() -> bool:
+            return register.join(
+                request, facts, machine.report, root=str(machine.root), run=machine.run
+            )
+
+        assert boot() is True
+        nonce = machine.root / "var" / "lib" / "shipyard" / "join" / "nonce"
+        assert stat.S_IMODE(nonce.stat().st_mode) == 0o600
+        machine.reports.clear()
+        assert boot() is True
+        assert ("online", True) in machine.steps()
+        # Another machine with the same document but without the nonce is refused.
+        nonce.unlink()
+        (machine.root / "var" / "lib" / "shipyard" / "join" / "installed").unlink()
+        machine.reports.clear()
+        assert boot() is False
+        assert "nonce" in machine.reports[0]["error"]
+    engine.dispose()
+
+
+def test_a_secret_in_a_failing_scripts_output_is_masked_everywhere(
+    frontend: Frontend, machine: Machine
+) -> None:
+    secret = "pw-Zq81-never-shown"
+    frontend.admin.put(
+        "/api/v1/attributes/db_password", json={"value": secret, "shadow": True}
+    ).raise_for_status()
+    set_profile(
+        frontend,
+        {
+            "scripts": [
+                {
+                    "name": "db",
+                    "content": "#!/bin/sh\necho connecting with {{ db_password }}\nexit 1\n",
+                }
+            ]
+        },
+    )
+    assert join(frontend, machine) is False
+    assert secret not in json.dumps(machine.reports)
+    assert "connecting with ********" in machine.reports[-1]["output"]
+    host = frontend.host("backend-0-0")
+    assert host["state"] == "failed"
+    assert secret not in host["message"]
+    assert "connecting with ********" in host["message"]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,8 @@ from shipyard.cli.main import main
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.config import CA_ENV, Settings
+from shipyard.frontend.core.tls import TlsFiles
 from shipyard.frontend.server import background
 
 pytestmark = pytest.mark.vm
@@ -33,6 +37,20 @@ bootstrap:
 """
 
 
+@contextmanager
+def pinned_cli(cert: str) -> Iterator[None]:
+    """The admin CLI trusts the frontend's self-signed certificate while the block runs."""
+    old = os.environ.get(CA_ENV)
+    os.environ[CA_ENV] = cert
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[CA_ENV]
+        else:
+            os.environ[CA_ENV] = old
+
+
 def stack(capsys: pytest.CaptureFixture[str], url: str, token: str, *words: str) -> str:
     code = main(["stack", "--frontend", url, "--token", token, *words])
     out, err = capsys.readouterr()
@@ -45,11 +63,16 @@ def test_backend_vm_registers_and_reaches_installed(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'frontend.db'}"
     engine = db.make_engine(db_url)
-    made = setup.init(engine)
+    made = setup.init(engine, tmp_path / "tls")
+    tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
     admin = made["admin_token"]
     (tmp_path / "backend.yml").write_text(PROFILE)
     # The guest reaches the host's loopback as 10.0.2.2 (qemu user networking).
-    with background(create_app(Settings(db_url=db_url), engine=engine)) as url:
+    # Over TLS: the agent pins the frontend's self-signed certificate from the user data.
+    with (
+        background(create_app(Settings(db_url=db_url), engine=engine), tls=tls) as url,
+        pinned_cli(made["tls_cert"]),
+    ):
         port = url.rsplit(":", 1)[1]
         stack(
             capsys,
@@ -79,7 +102,12 @@ def test_backend_vm_registers_and_reaches_installed(
         user_data = tmp_path / "user-data.json"
         user_data.write_text(
             json.dumps(
-                {"master": f"10.0.2.2:{port}", "appliance": "backend", "token": made["join_token"]}
+                {
+                    "master": f"https://10.0.2.2:{port}",
+                    "ca_sha256": made["ca_sha256"],
+                    "appliance": "backend",
+                    "token": made["join_token"],
+                }
             )
         )
         result = subprocess.run(

@@ -9,16 +9,18 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from awsloop import aws, moto_url
-from frontloop import Frontend, Signer, make_signer
+from frontloop import ACCOUNT, Frontend, Signer, make_signer
 
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.core.sealing import new_key
 from shipyard.frontend.server import background
 from shipyard.vm.net import free_port
 
@@ -130,12 +132,28 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> Signer:
     return make_signer(tmp_path_factory.mktemp("stranger"))
 
 
+# The key shadow attributes are sealed with, as `frontend init` would write it.
+SECRET_KEY = new_key()
+
+
 @pytest.fixture
-def frontend(db_url: str, signer: Signer) -> Iterator[Frontend]:
+def settings_extra() -> dict[str, Any]:
+    """Settings a test module changes for its frontend (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def frontend(db_url: str, signer: Signer, settings_extra: dict[str, Any]) -> Iterator[Frontend]:
     """An initialised frontend served by uvicorn on 127.0.0.1, trusting ``signer``."""
     engine = db.make_engine(db_url)
     made = setup.init(engine)
-    settings = Settings(db_url=db_url, identity_certs=(IdentityCert(signer.cert_pem),))
+    settings = Settings(
+        db_url=db_url,
+        identity_certs=(IdentityCert(signer.cert_pem),),
+        identity_accounts=(ACCOUNT,),
+        secret_key=SECRET_KEY,
+        **settings_extra,
+    )
     with (
         background(create_app(settings, engine=engine)) as url,
         httpx.Client(base_url=url, timeout=30) as http,

@@ -44,13 +44,13 @@ def test_hosts_added_by_hand_keep_their_names(frontend: Frontend) -> None:
     )
 
 
-def test_a_slot_with_a_mac_waits_for_that_machine(frontend: Frontend) -> None:
-    body = {"name": "db-main", "appliance": "backend", "macs": ["52:54:00:00:00:01"]}
+def test_a_slot_pinned_to_an_instance_waits_for_that_instance(frontend: Frontend) -> None:
+    body = {"name": "db-main", "appliance": "backend", "instance_id": "i-2"}
     assert (
         frontend.http.post("/api/v1/hosts", json=body, headers=frontend.admin()).status_code == 201
     )
-    assert frontend.joined("i-1", mac="52:54:00:00:00:02")[0] == "backend-0-1"
-    assert frontend.joined("i-2", mac="52:54:00:00:00:01")[0] == "db-main"
+    assert frontend.joined("i-1")[0] == "backend-0-1"
+    assert frontend.joined("i-2")[0] == "db-main"
 
 
 def test_an_appliance_with_hosts_cannot_be_removed(frontend: Frontend) -> None:

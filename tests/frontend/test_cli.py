@@ -23,9 +23,21 @@ def test_init_prints_tokens_and_token_commands_manage_join_tokens(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'fe.db'}"
-    code, out, _ = run(capsys, "frontend", "init", "--db", url, "--json")
+    tls_dir = tmp_path / "tls"
+    code, out, _ = run(capsys, "frontend", "init", "--db", url, "--tls-dir", str(tls_dir), "--json")
     made = json.loads(out)
-    assert code == 0 and set(made) == {"admin_token", "join_token"}
+    assert code == 0
+    assert set(made) == {
+        "admin_token",
+        "join_token",
+        "tls_cert",
+        "tls_key",
+        "ca_sha256",
+        "secret_key_file",
+    }
+    assert len(made["ca_sha256"]) == 64
+    assert (tls_dir / "frontend.key").stat().st_mode & 0o777 == 0o600
+    assert Path(made["secret_key_file"]).stat().st_mode & 0o777 == 0o600
     code, out, _ = run(
         capsys, "frontend", "token", "create", "--db", url, "--description", "rack 4", "--json"
     )
@@ -39,6 +51,47 @@ def test_init_prints_tokens_and_token_commands_manage_join_tokens(
     assert created["join_token"] not in out
     code, _, err = run(capsys, "frontend", "token", "revoke", "999", "--db", url)
     assert code != 0 and err.startswith("shipyard: error: there is no join token with id 999")
+
+
+def test_admin_tokens_are_listed_rotated_and_revoked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fe.db'}"
+    run(capsys, "frontend", "init", "--db", url, "--tls-dir", str(tmp_path / "tls"))
+    code, out, _ = run(
+        capsys, "frontend", "token", "list", "--kind", "admin", "--db", url, "--json"
+    )
+    (first,) = json.loads(out)
+    code, out, _ = run(
+        capsys, "frontend", "token", "rotate", str(first["id"]), "--kind", "admin", "--db", url,
+        "--json",
+    )  # fmt: skip
+    rotated = json.loads(out)
+    assert code == 0 and rotated["admin_token"].startswith("sya_")
+    code, out, _ = run(
+        capsys, "frontend", "token", "list", "--kind", "admin", "--db", url, "--json"
+    )
+    listed = {t["id"]: t for t in json.loads(out)}
+    assert listed[first["id"]]["revoked"] is not None
+    assert listed[rotated["id"]]["revoked"] is None
+    run(capsys, "frontend", "token", "revoke", str(rotated["id"]), "--kind", "admin", "--db", url)
+    code, out, _ = run(
+        capsys, "frontend", "token", "list", "--kind", "admin", "--db", url, "--json"
+    )
+    assert all(t["revoked"] is not None for t in json.loads(out))
+
+
+def test_serve_refuses_identity_documents_without_an_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    code, _, err = run(
+        capsys, "frontend", "serve", "--db", f"sqlite:///{tmp_path / 'fe.db'}",
+        "--identity-cert", str(cert), "--listen", "127.0.0.1:1",
+    )  # fmt: skip
+    assert code == 2
+    assert "--identity-cert needs --identity-account" in err
 
 
 def test_serve_refuses_an_uninitialised_database(

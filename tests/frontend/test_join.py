@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ def identity(instance_id: str, **extra: Any) -> dict[str, Any]:
         "availabilityZone": "us-east-1c",
         "privateIp": "10.0.0.9",
         "imageId": "ami-12345678",
+        "pendingTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **extra,
     }
 
@@ -33,9 +35,10 @@ def test_join_token_registers_a_stacki_named_host(frontend: Frontend) -> None:
     assert frontend.joined("i-3")[0] == "backend-0-0"
 
 
-def test_joining_again_returns_the_same_host(frontend: Frontend) -> None:
+def test_joining_again_with_its_host_token_returns_the_same_host(frontend: Frontend) -> None:
     first, token = frontend.joined("i-1", mac=MAC)
-    again, new_token = frontend.joined("i-1", mac=MAC)
+    # Joining as an existing host takes that host's own token, not the join token.
+    again, new_token = frontend.joined("i-1", mac=MAC, token=token)
     assert again == first
     # Only the newest host token stays valid.
     old = frontend.http.get("/api/v1/self/profile", headers={"Authorization": f"Bearer {token}"})

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from frontloop import Frontend
+from frontloop import ACCOUNT, Frontend, Signer
 from sqlalchemy import Engine, select
 
 from shipyard.frontend import setup
@@ -54,14 +54,24 @@ def test_states_move_forward_with_times(frontend: Frontend) -> None:
     assert set(doc["transitions"]) == {"registered", "profile-sent", "installing", "installed"}
 
 
-def test_installed_host_token_is_revoked_and_a_new_boot_goes_online(frontend: Frontend) -> None:
-    name, token = frontend.joined("i-1")
+def test_installed_host_token_is_revoked_and_a_new_boot_goes_online(
+    frontend: Frontend, signer: Signer
+) -> None:
+    launched = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    document, signature = signer.sign(
+        {"instanceId": "i-1", "accountId": ACCOUNT, "region": "us-east-1", "pendingTime": launched}
+    )
+    proof = {"identity_document": document, "identity_signature": signature, "token": ""}
+    first = frontend.join("i-1", **proof).json()
+    name, token = first["host"]["name"], first["host_token"]
     status(frontend, token, "installing")
     status(frontend, token, "installed")
     assert status(frontend, token, "online")[0] == 403
-    again, fresh = frontend.joined("i-1")
-    assert again == name
-    code, doc = status(frontend, fresh, "online")
+    # A join token no longer joins as it; its identity document with its nonce does.
+    assert frontend.join("i-1").status_code == 409
+    again = frontend.join("i-1", nonce=first["nonce"], **proof).json()
+    assert again["host"]["name"] == name
+    code, doc = status(frontend, again["host_token"], "online")
     assert (code, doc["state"]) == (200, "online")
 
 
@@ -95,10 +105,9 @@ def test_reports_out_of_order_are_refused(
     _, token = frontend.joined("i-1")
     for state in reports:
         assert status(frontend, token, state)[0] == 200
-    if reports[-1] == "installed":
-        _, token = frontend.joined("i-1")
     before = frontend.snapshot()
-    assert status(frontend, token, refused)[0] == 409
+    # An installed host's token is revoked: any report with it is refused outright.
+    assert status(frontend, token, refused)[0] == (403 if reports[-1] == "installed" else 409)
     assert frontend.snapshot() == before
 
 
@@ -123,8 +132,8 @@ def test_host_tokens_open_only_their_own_doors(frontend: Frontend) -> None:
 def test_a_host_stuck_past_the_timeout_is_marked_failed(frontend: Frontend) -> None:
     name, token = frontend.joined("i-1")
     status(frontend, token, "installing")
-    done, _ = frontend.joined("i-2")
-    _, done_token = frontend.joined("i-2")
+    done, done_token = frontend.joined("i-2")
+    status(frontend, done_token, "installing")
     status(frontend, done_token, "installed")
     with db.session_factory(frontend.engine)() as session, session.begin():
         swept = hosts.sweep(session, timeout=600, now=utcnow() + timedelta(seconds=601))

@@ -12,6 +12,9 @@ from sqlalchemy import Engine, func, select
 from shipyard.frontend.models import Attribute, Host, Token
 from shipyard.vm import identity
 
+# The account the test frontends accept identity documents from.
+ACCOUNT = "123456789012"
+
 
 @dataclass
 class Signer:
@@ -62,9 +65,21 @@ class Frontend:
         with self.engine.connect() as conn:
             hosts = conn.execute(
                 select(
-                    Host.name, Host.state, Host.instance_id, Host.macs, Host.updated_at
+                    Host.name,
+                    Host.state,
+                    Host.instance_id,
+                    Host.macs,
+                    Host.ips,
+                    Host.source_ip,
+                    Host.nonce_digest,
+                    Host.message,
+                    Host.updated_at,
                 ).order_by(Host.name)
             ).all()
-            tokens = conn.execute(select(Token.id, Token.revoked_at).order_by(Token.id)).all()
+            tokens = conn.execute(
+                select(Token.id, Token.revoked_at, Token.uses_left, Token.expires_at).order_by(
+                    Token.id
+                )
+            ).all()
             attrs = conn.scalar(select(func.count()).select_from(Attribute))
         return tuple(hosts), tuple(tokens), attrs

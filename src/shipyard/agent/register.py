@@ -7,9 +7,12 @@ commands, HTTP) can be redirected, so the same code is tested on a build host.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import ipaddress
 import json
 import os
+import ssl
 import subprocess
 import tempfile
 import time
@@ -37,20 +40,30 @@ class JoinFailed(Exception):
 
 
 def parse_master(master: object) -> str:
-    """The frontend's base URL from "IP[:PORT]"; anything but an IP literal is refused."""
-    if not isinstance(master, str) or not master or len(master) > 64:
-        raise ValueError("master must be an IP address, optionally with :PORT")
-    host, port = master, str(DEFAULT_PORT)
-    if master.startswith("["):
-        host, bracket, rest = master[1:].partition("]")
+    """The frontend's base URL from "https://IP[:PORT]", "http://IP[:PORT]" or "IP[:PORT]".
+
+    The bare form means plain HTTP. Anything but an IP literal is refused: first boot
+    must not depend on DNS.
+    """
+    if not isinstance(master, str) or not master or len(master) > 80:
+        raise ValueError("master must be https://IP[:PORT] (or an IP address for plain HTTP)")
+    scheme, sep, rest = master.partition("://")
+    if not sep:
+        scheme, rest = "http", master
+    if scheme not in ("http", "https"):
+        raise ValueError(f"master {master!r} is neither https:// nor http://")
+    rest = rest.rstrip("/")
+    host, port = rest, str(DEFAULT_PORT)
+    if rest.startswith("["):
+        host, bracket, tail_ = rest[1:].partition("]")
         if not bracket:
             raise ValueError(f"master {master!r} is not [IPv6]:PORT")
-        if rest:
-            if not rest.startswith(":"):
+        if tail_:
+            if not tail_.startswith(":"):
                 raise ValueError(f"master {master!r} is not [IPv6]:PORT")
-            port = rest[1:]
-    elif master.count(":") == 1:
-        host, port = master.split(":")
+            port = tail_[1:]
+    elif rest.count(":") == 1:
+        host, port = rest.split(":")
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -58,7 +71,74 @@ def parse_master(master: object) -> str:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"master {master!r} has no valid port")
     shown = f"[{address}]" if address.version == 6 else str(address)
-    return f"http://{shown}:{int(port)}"
+    return f"{scheme}://{shown}:{int(port)}"
+
+
+def check_transport(base: str, request: dict[str, object]) -> str:
+    """The certificate pin to use (hex SHA-256, or "" for the system CAs); refuses plain HTTP.
+
+    Everything a host receives (its token, its secrets, the scripts it runs as root)
+    travels on this connection, so plain HTTP needs an explicit ``"insecure": true``.
+    """
+    pin = request.get("ca_sha256")
+    if base.startswith("http://"):
+        if request.get("insecure") is True:
+            return ""
+        raise ValueError(
+            f"refusing plain HTTP to {base}: the host token, secrets and root scripts would "
+            'travel unencrypted; use an https:// master with "ca_sha256", '
+            'or set "insecure": true'
+        )
+    if pin is None:
+        return ""
+    if not isinstance(pin, str) or len(pin.replace(":", "")) != 64:
+        raise ValueError("ca_sha256 must be the certificate's SHA-256 as 64 hex digits")
+    pin = pin.replace(":", "").lower()
+    try:
+        int(pin, 16)
+    except ValueError:
+        raise ValueError("ca_sha256 must be the certificate's SHA-256 as 64 hex digits") from None
+    return pin
+
+
+class _PinnedConnection(http.client.HTTPSConnection):
+    """An HTTPS connection that trusts exactly one certificate, by its SHA-256."""
+
+    def __init__(self, *args: Any, pin: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pin = pin
+
+    def connect(self) -> None:
+        super().connect()
+        der = self.sock.getpeercert(binary_form=True) or b""
+        if hashlib.sha256(der).hexdigest() != self.pin:
+            self.sock.close()
+            raise ssl.SSLError(
+                f"the frontend's certificate is not the pinned one (sha256 {self.pin[:16]}...)"
+            )
+
+
+class _PinnedHandler(urllib.request.HTTPSHandler):
+    def __init__(self, pin: str) -> None:
+        # The pin replaces the CA and name checks: the frontend is an IP address with a
+        # self-signed certificate, and the user data says which certificate it is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        super().__init__(context=context)
+        self._pin = pin
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        context = self._context  # type: ignore[attr-defined]
+        connection: Any = _PinnedConnection
+        return self.do_open(connection, req, context=context, pin=self._pin)
+
+
+def opener(pin: str) -> urllib.request.OpenerDirector:
+    """urllib with the certificate pinned when ``pin`` is given, else the system CAs."""
+    if pin:
+        return urllib.request.build_opener(_PinnedHandler(pin))
+    return urllib.request.build_opener()
 
 
 def run_command(argv: Sequence[str]) -> tuple[int, str]:
@@ -85,9 +165,10 @@ def tail(text: str) -> str:
 class Api:
     """The frontend's host-facing API over urllib."""
 
-    def __init__(self, base: str, *, attempts: int = 30, pause: float = 2.0) -> None:
+    def __init__(self, base: str, *, attempts: int = 30, pause: float = 2.0, pin: str = "") -> None:
         self.base, self.attempts, self.pause = base, attempts, pause
         self.token = ""
+        self.opener = opener(pin)
 
     def call(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -99,7 +180,7 @@ class Api:
         for attempt in range(self.attempts):
             request = urllib.request.Request(self.base + path, data, headers, method=method)
             try:
-                with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+                with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
                     return json.loads(response.read() or b"null")
             except urllib.error.HTTPError as exc:
                 # 5xx may pass (a frontend restarting); a 4xx is an answer, not a hiccup.
@@ -108,6 +189,10 @@ class Api:
                         path, f"{method} {path}: HTTP {exc.code}: {_detail(exc)}"
                     ) from None
             except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, ssl.SSLError):
+                    # A wrong certificate is an answer too: retrying will not change it.
+                    raise JoinFailed(path, f"TLS to {self.base} failed: {reason}") from None
                 # The frontend may still be starting while hosts boot.
                 if attempt == self.attempts - 1:
                     raise JoinFailed(path, f"cannot reach {self.base}: {exc}") from None
@@ -197,11 +282,13 @@ def apply_profile(profile: dict[str, Any], *, root: str, run: Runner, report: Re
     scripts_dir = under(root, "/var/lib/shipyard/profile")
     for script in profile.get("scripts") or []:
         name = os.path.basename(str(script["name"]))
-        os.makedirs(scripts_dir, exist_ok=True)
+        os.makedirs(scripts_dir, mode=0o700, exist_ok=True)
         path = os.path.join(scripts_dir, name)
-        with open(path, "w", encoding="utf-8") as fh:
+        # Created 0700 before a byte is written: a script may hold rendered secrets.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
+        os.fchmod(fd, 0o700)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(str(script["content"]))
-        os.chmod(path, 0o700)
         _check(f"script {name}", f"script {name}", run([path]))
         report("script", True, name=name)
     for index, step in enumerate(profile.get("bootstrap") or [], 1):
@@ -213,8 +300,33 @@ def apply_profile(profile: dict[str, Any], *, root: str, run: Runner, report: Re
         report("bootstrap", True, number=index)
 
 
-def _facts(request: dict[str, object], facts: dict[str, str]) -> dict[str, str]:
+STATE_DIR = "/var/lib/shipyard/join"
+
+
+def _state(root: str, name: str) -> str:
+    return os.path.join(under(root, STATE_DIR), name)
+
+
+def _read_state(root: str, name: str) -> str:
+    try:
+        with open(_state(root, name), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _write_state(root: str, name: str, value: str) -> None:
+    """Keep ``value`` where only root can read it (the nonce proves this is the host)."""
+    os.makedirs(under(root, STATE_DIR), mode=0o700, exist_ok=True)
+    fd = os.open(_state(root, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value)
+
+
+def _facts(request: dict[str, object], facts: dict[str, str], nonce: str = "") -> dict[str, str]:
     body = {"appliance": str(request.get("appliance") or "backend")}
+    if nonce and facts.get("identity_document"):
+        body["nonce"] = nonce
     for key in (
         "instance_id",
         "availability_zone",
@@ -242,20 +354,29 @@ def join(
     """Register with the frontend named in the user data and install the profile."""
     try:
         base = parse_master(request.get("master"))
+        pin = check_transport(base, request)
     except ValueError as exc:
         report("register", False, error=str(exc))
         return False
     token = request.get("token")
-    api = api or Api(base)
+    nonce = _read_state(root, "nonce")
+    if _read_state(root, "installed") and not (nonce and facts.get("identity_document")):
+        # A join token joins once; the frontend allows another join only after a reset.
+        # A host that joined with its identity document joins again with its nonce.
+        report("register", True, state="installed", note="installed already; not joining again")
+        return True
+    api = api or Api(base, pin=pin)
     try:
         joined = api.call(
             "POST",
             "/api/v1/join",
-            _facts(request, facts),
+            _facts(request, facts, nonce),
             token=token if isinstance(token, str) else "",
         )
         api.token = joined["host_token"]
         host = joined["host"]
+        if joined.get("nonce"):
+            _write_state(root, "nonce", str(joined["nonce"]))
         report("register", True, host=host["name"], master=base, state=host["state"])
     except (JoinFailed, KeyError, TypeError) as exc:
         report("register", False, error=str(exc))
@@ -263,19 +384,23 @@ def join(
     if host["state"] in ("installed", "online"):
         return _report_state(api, report, "online", "back online")
     step = "profile"
+    secrets: list[str] = []
     try:
         profile = api.call("GET", "/api/v1/self/profile")
+        secrets = _secrets(profile)
         report("profile", True, packages=len(profile.get("packages") or []))
         api.call("POST", "/api/v1/self/status", {"state": "installing", "step": "profile"})
         report("installing", True)
         apply_profile(profile, root=root, run=run, report=report)
     except JoinFailed as exc:
-        report(exc.step, False, error=exc.message, output=tail(exc.output))
+        # The output may hold rendered secrets: masked before it is printed or sent.
+        message, output = mask(exc.message, secrets), mask(tail(exc.output), secrets)
+        report(exc.step, False, error=message, output=output)
         failed = {
             "state": "failed",
             "step": exc.step[:200],
-            "message": exc.message[:4000],
-            "output_tail": tail(exc.output),
+            "message": message[:4000],
+            "output_tail": output,
         }
         try:
             api.call("POST", "/api/v1/self/status", failed)
@@ -287,10 +412,32 @@ def join(
         return False
     if not _report_state(api, report, "installed", "profile applied"):
         return False
+    _write_state(root, "installed", "yes")
     if profile.get("reboot"):
         report("reboot", True)
         run(["systemctl", "reboot"])
     return True
+
+
+MASK = "********"
+
+
+def _secrets(profile: object) -> list[str]:
+    """The values of the profile's shadow attributes."""
+    if not isinstance(profile, dict):
+        return []
+    values = profile.get("attributes") or {}
+    names = profile.get("shadow") or []
+    if not isinstance(values, dict) or not isinstance(names, list):
+        return []
+    return [str(values[n]) for n in names if isinstance(n, str) and values.get(n)]
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced, longest first (one may contain another)."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def _report_state(api: Api, report: Report, state: str, message: str) -> bool:

@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
+import os
+import re
+import ssl
 from typing import Any
 
 import httpx
 
 from shipyard.errors import FrontendError
+from shipyard.frontend.core.config import CA_ENV
+
+# C0 and C1 control characters but tab and newline, and DEL: what a terminal would obey.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: Any) -> Any:
+    """``value`` with terminal control characters removed from every string in it.
+
+    Whatever the server sends (a host's message, a name, an error) reaches a terminal;
+    an escape sequence in it must not move the cursor, retitle or rewrite the screen.
+    """
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    return value
+
+
+def _verify() -> ssl.SSLContext | bool:
+    """Trust the certificate in $SHIPYARD_FRONTEND_CA (a self-signed frontend), else the CAs."""
+    ca = os.environ.get(CA_ENV)
+    if not ca:
+        return True
+    try:
+        context = ssl.create_default_context(cafile=ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise FrontendError(f"cannot read the frontend certificate in ${CA_ENV} ({ca})") from exc
+    return context
 
 
 class FrontendClient:
@@ -24,6 +58,7 @@ class FrontendClient:
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
             transport=transport,
+            verify=_verify(),
         )
 
     def close(self) -> None:
@@ -42,12 +77,13 @@ class FrontendClient:
         except httpx.HTTPError as exc:
             raise FrontendError(f"cannot reach the frontend at {self.url}: {exc}") from exc
         if response.status_code >= 400:
-            raise FrontendError(f"the frontend refused {method} {path}: {_detail(response)}")
+            detail = printable(_detail(response))
+            raise FrontendError(f"the frontend refused {method} {path}: {detail}")
         if response.status_code == 204 or not response.content:
             return None
         if response.headers.get("content-type", "").startswith("application/json"):
-            return response.json()
-        return response.text
+            return printable(response.json())
+        return printable(response.text)
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -15,6 +16,9 @@ from shipyard.frontend.core import db
 from shipyard.frontend.crud import appliances, hosts, tokens
 from shipyard.frontend.schemas.hosts import HostCreate, HostPublic
 
+# Long enough for an instance to boot and join; a token unused by then is worthless.
+LAUNCH_TOKEN_TTL = 6 * 3600
+
 
 @dataclass(frozen=True)
 class LaunchRequest:
@@ -25,19 +29,31 @@ class LaunchRequest:
     master: str
     subnet: str | None = None
     key_name: str | None = None
+    # The frontend certificate's SHA-256, which hosts pin; None with insecure plain HTTP.
+    ca_sha256: str | None = None
+    insecure: bool = False
 
 
-def user_data(master: str, appliance: str, token: str) -> str:
+def user_data(
+    master: str, appliance: str, token: str, ca_sha256: str | None = None, insecure: bool = False
+) -> str:
     """The JSON user data that makes the boot agent join ``master``."""
-    return json.dumps({"master": master, "appliance": appliance, "token": token})
+    doc: dict[str, Any] = {"master": master, "appliance": appliance, "token": token}
+    if ca_sha256:
+        doc["ca_sha256"] = ca_sha256
+    if insecure:
+        doc["insecure"] = True
+    return json.dumps(doc)
 
 
 def launch(engine: Engine, req: LaunchRequest, aws: AwsSettings) -> list[HostPublic]:
     """Run ``req.count`` instances with join user data; record each as an expected host."""
-    from shipyard.agent.register import parse_master
+    from shipyard.agent.register import check_transport, parse_master
 
     try:
-        parse_master(req.master)
+        check_transport(
+            parse_master(req.master), {"ca_sha256": req.ca_sha256, "insecure": req.insecure}
+        )
     except ValueError as exc:
         raise UsageError(f"--master: {exc}") from exc
     if req.count < 1:
@@ -46,16 +62,25 @@ def launch(engine: Engine, req: LaunchRequest, aws: AwsSettings) -> list[HostPub
     sessions = db.session_factory(engine)
     with sessions() as session, session.begin():
         appliances.get(session, req.appliance)
-        _, token = tokens.create(
-            session, "join", description=f"launch of {req.count} {req.appliance}"
-        )
+        # One single-use token per instance, good for this appliance only: a token read
+        # from one instance's user data cannot join another host.
+        plain = [
+            tokens.create(
+                session,
+                "join",
+                description=f"launch of {req.appliance} ({n + 1}/{req.count})",
+                ttl=LAUNCH_TOKEN_TTL,
+                uses=1,
+                appliance=req.appliance,
+            )[1]
+            for n in range(req.count)
+        ]
     ec2 = client(make_session(aws), "ec2", aws)
     params: dict[str, Any] = {
         "ImageId": req.ami,
         "InstanceType": req.instance_type,
-        "MinCount": req.count,
-        "MaxCount": req.count,
-        "UserData": user_data(req.master, req.appliance, token),
+        "MinCount": 1,
+        "MaxCount": 1,
         "TagSpecifications": [
             {
                 "ResourceType": "instance",
@@ -68,14 +93,19 @@ def launch(engine: Engine, req: LaunchRequest, aws: AwsSettings) -> list[HostPub
     if req.key_name:
         params["KeyName"] = req.key_name
     with cleanup_scope() as cleanup:
-        instances = call(ec2, "run_instances", "RunInstances", **params)["Instances"]
-        ids = [i["InstanceId"] for i in instances]
-        cleanup.register(
-            f"terminate {' '.join(ids)}",
-            lambda: call(ec2, "terminate_instances", "TerminateInstances", InstanceIds=ids),
-        )
+        instances: list[dict[str, Any]] = []
+        for token in plain:
+            data = user_data(req.master, req.appliance, token, req.ca_sha256, req.insecure)
+            instance = call(ec2, "run_instances", "RunInstances", UserData=data, **params)
+            instances += instance["Instances"]
+            ids = [i["InstanceId"] for i in instance["Instances"]]
+            cleanup.register(f"terminate {' '.join(ids)}", partial(_terminate, ec2, ids))
         recorded = _expect(sessions, req.appliance, instances)
     return recorded
+
+
+def _terminate(ec2: Any, ids: list[str]) -> None:
+    call(ec2, "terminate_instances", "TerminateInstances", InstanceIds=ids)
 
 
 def _expect(sessions: Any, appliance: str, instances: list[dict[str, Any]]) -> list[HostPublic]:

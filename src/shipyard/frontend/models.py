@@ -30,8 +30,11 @@ class Token(Base):
         ForeignKey("hosts.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None]
+    # Join tokens: how many joins remain (None: no limit) and the one appliance they join.
+    uses_left: Mapped[int | None]
+    appliance: Mapped[str | None] = mapped_column(String(63))
 
 
 class Appliance(Base):
@@ -66,6 +69,10 @@ class Host(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The address its last join came from, as the frontend saw it (not as the host said).
+    source_ip: Mapped[str] = mapped_column(String(45), default="", server_default="")
+    # SHA-256 of the nonce handed out on its first identity join; re-joins must show it.
+    nonce_digest: Mapped[str | None] = mapped_column(String(64))
 
     appliance: Mapped[Appliance] = relationship(lazy="joined")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from shipyard.errors import FrontendError, UsageError
 from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.core.tls import TlsFiles
 
 KEEP_ALIVE = 65
 
@@ -43,7 +44,13 @@ def read_cert(spec: str) -> IdentityCert:
     return IdentityCert(pem=pem, region=region or None)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def _ssl_options(tls: TlsFiles | None) -> dict[str, Any]:
+    if tls is None:
+        return {}
+    return {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+
+
+def serve(settings: Settings, host: str, port: int, tls: TlsFiles | None = None) -> None:
     """Serve until interrupted; the database must already be initialised."""
     import uvicorn
 
@@ -62,11 +69,14 @@ def serve(settings: Settings, host: str, port: int) -> None:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE,
+        **_ssl_options(tls),
     )
 
 
 @contextmanager
-def background(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def background(
+    app: Any, host: str = "127.0.0.1", port: int = 0, tls: TlsFiles | None = None
+) -> Iterator[str]:
     """Serve ``app`` from a thread while the block runs; yields its base URL."""
     import uvicorn
 
@@ -78,6 +88,7 @@ def background(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
         access_log=False,
         lifespan="on",
         timeout_keep_alive=KEEP_ALIVE,
+        **_ssl_options(tls),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="frontend", daemon=True)
@@ -89,7 +100,7 @@ def background(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
         time.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://{host}:{bound}"
+        yield f"{'https' if tls else 'http'}://{host}:{bound}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

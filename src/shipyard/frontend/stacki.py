@@ -105,6 +105,14 @@ def remove_host(client: FrontendClient, call: Call) -> None:
         client.delete(f"/api/v1/hosts/{_q(name)}")
 
 
+def set_host_reinstall(client: FrontendClient, call: Call) -> None:
+    """Back to expected with its tokens revoked: the host may join exactly once more."""
+    if not call.names:
+        raise UsageError("name at least one host to reinstall")
+    for name in call.names:
+        client.post(f"/api/v1/hosts/{_q(name)}/reset", {})
+
+
 def set_host_attr(client: FrontendClient, call: Call) -> None:
     body = {"value": call.need("value"), "shadow": _bool(call.params.get("shadow", "false"))}
     attr = call.need("attr")
@@ -214,6 +222,7 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "ip",
     ),
     ("remove", "host"): _c(remove_host, "remove host NAME..."),
+    ("set", "host", "reinstall"): _c(set_host_reinstall, "set host reinstall NAME..."),
     ("set", "host", "attr"): _c(
         set_host_attr, "set host attr NAME attr=K value=V [shadow=true]", "attr", "value", "shadow"
     ),

@@ -15,9 +15,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipyard import __version__
+from shipyard.errors import FrontendError
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import Settings
 from shipyard.frontend.core.problems import Problem
+from shipyard.frontend.core.ratelimit import Limiter, TooManyRequests
 from shipyard.frontend.core.security import load_certificates
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ async def _no_receive() -> Message:
 async def _problem(_request: Request, exc: Exception) -> JSONResponse:
     status = exc.status if isinstance(exc, Problem) else 400
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 
@@ -90,12 +94,14 @@ async def _db_busy(_request: Request, exc: Exception) -> JSONResponse:
 
 async def sweep_forever(database: db.Database, settings: Settings) -> None:
     """Mark hosts stuck past the install timeout as failed, every sweep interval."""
-    from shipyard.frontend.crud import hosts
+    from shipyard.frontend.crud import hosts, joining
+    from shipyard.frontend.models import utcnow
 
     while True:
         await asyncio.sleep(settings.sweep_interval)
         try:
             failed = await database.run(lambda conn: hosts.sweep(conn, settings.install_timeout))
+            await database.run(lambda conn: joining.purge_host_tokens(conn, utcnow()))
         except (OperationalError, PoolTimeout) as exc:
             # A busy or unreachable database now is no reason to stop sweeping later.
             log.warning("stuck-host sweep skipped: %s", exc)
@@ -121,6 +127,12 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
     """A frontend application over the database named in ``settings``."""
     from shipyard.frontend.api.routes import appliances, attributes, hosts, join, report
 
+    if settings.identity_certs and not settings.identity_accounts:
+        # AWS signs the documents of every account in a region with one certificate:
+        # without an account, any instance in the region could join.
+        raise FrontendError(
+            "identity certificates are configured but no account to accept documents from"
+        )
     app = FastAPI(
         lifespan=_lifespan,
         title="Shipyard frontend",
@@ -129,7 +141,21 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db.Database(engine or db.make_engine(settings.db_url))
+    if any(b.needs_ec2 for b in settings.identity_bindings) and not settings.confirm_instances:
+        raise FrontendError(
+            "VPC, subnet and role bindings need instances confirmed with EC2 "
+            "(the identity document does not carry them)"
+        )
     app.state.identity_keys = load_certificates(settings.identity_certs)
+    app.state.instance_checker = None
+    if settings.confirm_instances is not None:
+        from shipyard.frontend.instances import InstanceChecker
+
+        app.state.instance_checker = InstanceChecker(settings.confirm_instances)
+    app.state.join_limits = (
+        Limiter(settings.join_rate_per_token, "with this token"),
+        Limiter(settings.join_rate_per_address, "from this address"),
+    )
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(IntegrityError, _db_conflict)
     app.add_exception_handler(OperationalError, _db_busy)

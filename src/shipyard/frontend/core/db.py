@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,13 +53,32 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite opens it (its -wal and -shm take its mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise FrontendError(f"cannot open the frontend database {path}: {exc.strerror}") from exc
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        pass  # not ours to change; the owner chose its mode
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -139,11 +159,11 @@ def _alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database schema to the newest migration."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to the newest migration (or to ``revision``)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    command.upgrade(_alembic_config(engine), revision)
 
 
 def check_current(engine: Engine) -> None:

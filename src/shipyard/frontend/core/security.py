@@ -9,10 +9,16 @@ import hmac
 import json
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from shipyard.frontend.core.config import IdentityCert
+from shipyard.frontend.core.config import IdentityCert, Settings
 
+if TYPE_CHECKING:
+    from shipyard.frontend.schemas.hosts import JoinRequest
+
+# Seconds a document's pendingTime may lie ahead of this clock.
+CLOCK_SKEW = 300
 TOKEN_PREFIX = {"admin": "sya_", "join": "syj_", "host": "syh_"}
 
 
@@ -76,3 +82,56 @@ def verify_identity(
             continue
         return doc
     raise IdentityRefused("the identity document's signature does not verify")
+
+
+def check_identity(doc: dict[str, Any], req: JoinRequest, settings: Settings, now: datetime) -> str:
+    """Refuse a verified document from the wrong account, instance, place or image.
+
+    Returns why the document is too old for a first join ("" if it is fresh enough): a
+    host joining again with its nonce may show its launch-time document much later.
+    """
+    if str(doc.get("accountId", "")) not in settings.identity_accounts:
+        raise IdentityRefused(
+            "the identity document belongs to an account this frontend does not serve"
+        )
+    if doc.get("instanceId") != req.instance_id:
+        raise IdentityRefused("the identity document's instanceId does not match the request")
+    claims = {
+        "availabilityZone": req.availability_zone,
+        "region": req.region,
+        "privateIp": req.local_ipv4,
+    }
+    for field, claimed in claims.items():
+        if claimed and str(doc.get(field, "")) != claimed:
+            raise IdentityRefused(f"the identity document's {field} does not match the request")
+    launched = _pending_time(doc)
+    age = (now - launched).total_seconds()
+    if age < -CLOCK_SKEW:
+        raise IdentityRefused("the identity document's pendingTime is in the future")
+    stale = ""
+    if age > settings.identity_max_age:
+        stale = (
+            f"the identity document is {int(age)} s old (pendingTime); a first join "
+            f"accepts at most {settings.identity_max_age} s"
+        )
+    for binding in settings.identity_bindings:
+        if binding.appliance != req.appliance:
+            continue
+        if binding.image_ids and doc.get("imageId") not in binding.image_ids:
+            raise IdentityRefused(f"appliance {req.appliance} does not accept this AMI")
+        if binding.regions and doc.get("region") not in binding.regions:
+            raise IdentityRefused(f"appliance {req.appliance} does not accept this region")
+    return stale
+
+
+def _pending_time(doc: dict[str, Any]) -> datetime:
+    raw = doc.get("pendingTime")
+    if not isinstance(raw, str):
+        raise IdentityRefused("the identity document has no pendingTime")
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise IdentityRefused("the identity document's pendingTime is not a time") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import NotFound
+from shipyard.frontend.core.sealing import seal, unseal
 from shipyard.frontend.models import Attribute, Host
 from shipyard.frontend.schemas.attributes import SHADOW_MASK, AttributePublic
 
@@ -23,7 +24,18 @@ class Resolved:
     shadow: bool
 
 
-def put(session: Session, scope: str, target: int, key: str, value: str, shadow: bool) -> None:
+def put(
+    session: Session,
+    scope: str,
+    target: int,
+    key: str,
+    value: str,
+    shadow: bool,
+    secret_key: str | None,
+) -> None:
+    """Set an attribute; a shadow value is stored sealed with ``secret_key``."""
+    if shadow:
+        value = seal(value, secret_key)
     attr = session.scalars(
         select(Attribute).where(
             Attribute.scope == scope, Attribute.target == target, Attribute.key == key
@@ -80,6 +92,16 @@ def resolve(db: Session | Connection, host: Any) -> dict[str, Resolved]:
 
 def shown(value: str, shadow: bool) -> str:
     return SHADOW_MASK if shadow else value
+
+
+def opened(resolved: dict[str, Resolved], secret_key: str | None) -> dict[str, str]:
+    """Every value in clear text, shadow ones unsealed: only for the host's own use."""
+    return {k: unseal(r.value, secret_key) if r.shadow else r.value for k, r in resolved.items()}
+
+
+def secrets_of(resolved: dict[str, Resolved], secret_key: str | None) -> list[str]:
+    """The clear text of the shadow values, to mask them wherever they might show."""
+    return [unseal(r.value, secret_key) for r in resolved.values() if r.shadow]
 
 
 def public_for_host(session: Session, host: Host) -> list[AttributePublic]:

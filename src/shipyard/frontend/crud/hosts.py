@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import Conflict, NotFound
 from shipyard.frontend.crud import appliances
-from shipyard.frontend.models import Host, utcnow
+from shipyard.frontend.models import Host, Token, utcnow
 from shipyard.frontend.schemas.hosts import HostCreate, HostPublic
 
 # Which reported state may follow which: a repeat is accepted and changes nothing.
@@ -149,9 +149,24 @@ def public(host: Any) -> HostPublic:
         instance_id=host.instance_id,
         macs=list(host.macs),
         ips=list(host.ips),
+        source_ip=host.source_ip or "",
         state=host.state,
         transitions=dict(host.transitions),
         message=host.message,
         created=host.created_at,
         updated=host.updated_at,
     )
+
+
+def reset(session: Session, name: str) -> Host:
+    """Reinstall: back to expected with its tokens revoked, which allows one more join."""
+
+    host = get(session, name)
+    now = utcnow()
+    for token in session.scalars(
+        select(Token).where(Token.host_id == host.id, Token.revoked_at.is_(None))
+    ):
+        token.revoked_at = now
+    stamp(host, "expected", now, "reset for reinstall")
+    host.nonce_digest = None
+    return host

@@ -7,14 +7,16 @@ work. The admin side keeps the ORM (crud/hosts.py); both share the tables and ru
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Row, Table, bindparam, insert, select, text, update
 
-from shipyard.frontend.core.problems import Conflict, NotFound
-from shipyard.frontend.core.security import digest, new_token
+from shipyard.frontend.core.problems import Conflict, Forbidden, Invalid, NotFound
+from shipyard.frontend.core.security import digest, new_token, same_digest
 from shipyard.frontend.crud.hosts import (
     ALLOWED_FROM,
     next_rank,
@@ -55,11 +57,21 @@ _FREE_SLOTS = _HOST_ROW.where(
     hosts_t.c.state == "expected",
 ).order_by(hosts_t.c.rank)
 _APPLIANCE_ID = select(appliances_t.c.id).where(appliances_t.c.name == bindparam("name"))
-_LIVE_JOIN_TOKEN = select(tokens_t.c.id).where(
+_LIVE_JOIN_TOKEN = select(tokens_t.c.id, tokens_t.c.uses_left, tokens_t.c.appliance).where(
     tokens_t.c.digest == bindparam("digest"),
     tokens_t.c.kind == "join",
     tokens_t.c.revoked_at.is_(None),
     tokens_t.c.expires_at.is_(None) | (tokens_t.c.expires_at > bindparam("now")),
+)
+# Spending a use is one conditional UPDATE, so two joins cannot both take the last one.
+_SPEND = (
+    update(tokens_t)
+    .where(tokens_t.c.id == bindparam("b_id"), tokens_t.c.uses_left > 0)
+    .values(uses_left=tokens_t.c.uses_left - 1)
+)
+_PURGE = tokens_t.delete().where(
+    tokens_t.c.kind == "host",
+    (tokens_t.c.expires_at < bindparam("before")) | (tokens_t.c.revoked_at < bindparam("before")),
 )
 _INSERT_HOST = insert(hosts_t).returning(hosts_t.c.id)
 _INSERT_TOKEN = insert(tokens_t)
@@ -68,6 +80,21 @@ _REVOKE = update(tokens_t).where(
     tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
 )
 _RACK_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# Hosts in these states may fetch their profile (and with it their secrets).
+PROFILE_STATES = ("registered", "profile-sent", "installing")
+# Addresses and MACs kept per host: a host reporting new ones cannot grow its row forever.
+MAX_ADDRESSES = 16
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a joining request proved: a join token, a host's own token, or its identity."""
+
+    kind: Literal["join", "host", "identity"]
+    host_id: int | None = None
+    nonce: str = ""
+    # Why an identity document is too old for a first join ("" when it is not).
+    stale: str = ""
 
 
 def host_by_token(conn: Connection, plain: str, now: datetime) -> Row[Any] | None:
@@ -81,25 +108,62 @@ def host_by_id(conn: Connection, host_id: int) -> Row[Any]:
     return conn.execute(_BY_ID, {"host_id": host_id}).one()
 
 
-def join_token_is_live(conn: Connection, plain: str, now: datetime) -> bool:
+def join_token(conn: Connection, plain: str, now: datetime) -> Any:
+    """The live join token whose clear text is ``plain`` (id, uses_left, appliance)."""
     if not plain or len(plain) > 200:
-        return False
-    return conn.execute(_LIVE_JOIN_TOKEN, {"digest": digest(plain), "now": now}).first() is not None
+        return None
+    row = conn.execute(_LIVE_JOIN_TOKEN, {"digest": digest(plain), "now": now}).first()
+    if row is None or row.uses_left == 0:
+        return None
+    return row
 
 
-def register(conn: Connection, req: JoinRequest, now: datetime) -> Any:
+def spend(conn: Connection, token: Row[Any]) -> None:
+    """Take one use of a join token that has a use count."""
+    if token.uses_left is not None and conn.execute(_SPEND, {"b_id": token.id}).rowcount != 1:
+        raise Forbidden("the join token has no uses left")
+
+
+def purge_host_tokens(conn: Connection, before: datetime) -> int:
+    """Delete host tokens that expired or were revoked before ``before``."""
+    return conn.execute(_PURGE, {"before": before}).rowcount or 0
+
+
+def address(value: str) -> str:
+    """A host's reported address in canonical form; refuses what no host can have."""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise Invalid(f"local_ipv4 {value!r} is not an IP address") from None
+    if ip.is_unspecified or ip.is_multicast or ip.is_loopback:
+        raise Invalid(f"local_ipv4 {value!r} is not an address a host can be reached at")
+    return str(ip)
+
+
+def register(
+    conn: Connection, req: JoinRequest, proof: Proof, source_ip: str, now: datetime
+) -> tuple[Any, str]:
     """The host for a joining instance: the same one again, an expected one, or a new one.
 
-    Returns the host as it is now, with the attribute names of a host row.
+    A join token creates a host or claims an expected one (a launched instance, a slot
+    pinned to its instance id, a host reset for reinstall), exactly once; a host that
+    joined already needs its own host token or an identity document with its nonce.
+    Returns the host as it is now (with the attribute names of a host row) and the
+    nonce to hand back ("" unless one was made now).
     """
     appliance_id = conn.execute(_APPLIANCE_ID, {"name": req.appliance}).scalar()
     if appliance_id is None:
         raise NotFound(f"there is no appliance named {req.appliance!r}")
-    mac = req.mac.lower()
+    ip = address(req.local_ipv4) if req.local_ipv4 else ""
     rack = rack_from_zone(req.availability_zone)
     host = conn.execute(_BY_INSTANCE, {"instance_id": req.instance_id}).first()
+    if proof.kind == "host" and (host is None or host.id != proof.host_id):
+        raise Forbidden(f"the host token is not that of instance {req.instance_id}")
+    first_join = host is None or host.state == "expected"
+    if first_join and proof.stale:
+        raise Forbidden(proof.stale)
     if host is None:
-        host = _free_slot(conn, appliance_id, rack, mac)
+        host = _free_slot(conn, appliance_id, rack)
     if host is None:
         host_id = _insert_new(conn, appliance_id, req.appliance, rack, req.instance_id, now)
         host = host_by_id(conn, host_id)
@@ -108,18 +172,45 @@ def register(conn: Connection, req: JoinRequest, now: datetime) -> Any:
             f"instance {req.instance_id} is already host {host.name} "
             f"of appliance {host.appliance_name}, not {req.appliance}"
         )
-    elif mac and host.macs and mac not in host.macs:
-        raise Conflict(f"instance {req.instance_id} is already claimed with another MAC")
+    elif host.state != "expected":
+        _check_rejoin(host, proof, req.instance_id)
 
-    changes: dict[str, Any] = {"instance_id": req.instance_id, "updated_at": now}
+    changes: dict[str, Any] = {
+        "instance_id": req.instance_id,
+        "updated_at": now,
+        "source_ip": source_ip[:45],
+    }
+    mac = req.mac.lower()
     if mac and mac not in host.macs:
-        changes["macs"] = [*host.macs, mac]
-    if req.local_ipv4 and req.local_ipv4 not in host.ips:
-        changes["ips"] = [req.local_ipv4, *host.ips]
+        changes["macs"] = [*host.macs, mac][-MAX_ADDRESSES:]
+    if ip and (not host.ips or host.ips[0] != ip):
+        changes["ips"] = [ip, *(i for i in host.ips if i != ip)][:MAX_ADDRESSES]
+    nonce = ""
+    if proof.kind == "identity" and host.nonce_digest is None:
+        nonce = new_token("host").removeprefix("syh_")
+        changes["nonce_digest"] = digest(nonce)
     if host.state not in ("installed", "online"):
         changes.update(transition(host.transitions, "registered", now, "registered"))
     update_columns(conn, host.id, changes)
-    return _updated(host, changes)
+    return _updated(host, changes), nonce
+
+
+def _check_rejoin(host: Any, proof: Proof, instance_id: str) -> None:
+    """A host that joined already: only proof bound to it may join as it again."""
+    if proof.kind == "host":
+        return
+    if proof.kind == "identity" and host.nonce_digest is not None:
+        if proof.nonce and same_digest(host.nonce_digest, proof.nonce):
+            return
+        raise Forbidden(
+            f"instance {instance_id} joined before; its identity document must come "
+            "with the nonce of its first join"
+        )
+    raise Conflict(
+        f"instance {instance_id} is already host {host.name} ({host.state}); joining as it "
+        "again needs its host token, an identity document with its nonce, "
+        "or an admin reset for reinstall"
+    )
 
 
 def _insert_new(
@@ -155,10 +246,14 @@ def _lock_rack(conn: Connection, appliance_id: int, rack: int) -> None:
         conn.execute(_RACK_LOCK, {"key": appliance_id * 1_000_003 + rack})
 
 
-def _free_slot(conn: Connection, appliance_id: int, rack: int, mac: str) -> Row[Any] | None:
-    """A host added by hand and not yet claimed: the first one whose MAC fits, if any."""
+def _free_slot(conn: Connection, appliance_id: int, rack: int) -> Row[Any] | None:
+    """A host added by hand, pinned to nothing, and not yet claimed.
+
+    A slot with MACs is left alone: MACs are no secret, so they cannot pin a slot (pin
+    it to an instance id instead).
+    """
     for slot in conn.execute(_FREE_SLOTS, {"appliance_id": appliance_id, "rack": rack}).all():
-        if not slot.macs or mac in slot.macs:
+        if not slot.macs:
             return slot
     return None
 

@@ -19,6 +19,8 @@ def create(
     description: str = "",
     host_id: int | None = None,
     ttl: int | None = None,
+    uses: int | None = None,
+    appliance: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Token, str]:
     """Store a new token and return it with its clear text (shown once, never stored)."""
@@ -31,6 +33,8 @@ def create(
         host_id=host_id,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl) if ttl else None,
+        uses_left=uses,
+        appliance=appliance,
     )
     session.add(token)
     session.flush()
@@ -61,3 +65,22 @@ def revoke(session: Session, token_id: int, kind: str) -> Token:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     return token
+
+
+def rotate(session: Session, token_id: int, kind: str) -> tuple[Token, str]:
+    """Revoke a live token and mint its replacement with the same description and limits."""
+    old = session.get(Token, token_id)
+    if old is None or old.kind != kind or old.revoked_at is not None:
+        raise NotFound(f"there is no live {kind} token with id {token_id}")
+    now = utcnow()
+    ttl = int((old.expires_at - old.created_at).total_seconds()) if old.expires_at else None
+    old.revoked_at = now
+    return create(
+        session,
+        kind,
+        description=old.description,
+        ttl=ttl,
+        uses=old.uses_left,
+        appliance=old.appliance,
+        now=now,
+    )

@@ -38,6 +38,8 @@ class HostPublic(BaseModel):
     instance_id: str | None
     macs: list[str]
     ips: list[str]
+    # The address the frontend saw its last join come from.
+    source_ip: str = ""
     state: str
     transitions: dict[str, str]
     message: str
@@ -57,12 +59,16 @@ class JoinRequest(Body):
     hostname: Short = ""
     identity_document: Annotated[str, StringConstraints(max_length=8192)] = ""
     identity_signature: Annotated[str, StringConstraints(max_length=4096)] = ""
+    # The nonce this instance was given on its first identity join, for re-joins.
+    nonce: Annotated[str, StringConstraints(max_length=128)] = ""
 
 
 class JoinResponse(BaseModel):
     host: HostPublic
     host_token: str
     expires: datetime
+    # Given once, on an instance's first identity join: keep it to join as this host again.
+    nonce: str | None = None
 
 
 class StatusReport(Body):

@@ -57,3 +57,5 @@ class RenderedProfile(BaseModel):
     scripts: list[ProfileScript]
     bootstrap: list[BootstrapShell]
     reboot: bool
+    # Names of the shadow attributes: the host masks their values in what it prints.
+    shadow: list[str] = []

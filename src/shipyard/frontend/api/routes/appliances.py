@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from shipyard.frontend.api.deps import AdminDep, SessionDep
+from shipyard.frontend.api.deps import AdminDep, SessionDep, SettingsDep
 from shipyard.frontend.crud import appliances, attributes
 from shipyard.frontend.schemas.appliances import ApplianceCreate, AppliancePublic
 from shipyard.frontend.schemas.attributes import AttributePublic, AttributeSet
@@ -59,10 +59,12 @@ def appliance_attributes(name: ApplianceName, session: SessionDep) -> list[Attri
 
 @router.put("/{name}/attributes/{key}", status_code=204)
 def set_appliance_attribute(
-    name: ApplianceName, key: Key, body: AttributeSet, session: SessionDep
+    name: ApplianceName, key: Key, body: AttributeSet, session: SessionDep, settings: SettingsDep
 ) -> Response:
     appliance = appliances.get(session, name)
-    attributes.put(session, "appliance", appliance.id, key, body.value, body.shadow)
+    attributes.put(
+        session, "appliance", appliance.id, key, body.value, body.shadow, settings.secret_key
+    )
     return Response(status_code=204)
 
 

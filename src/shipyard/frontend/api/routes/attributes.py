@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from shipyard.frontend.api.deps import AdminDep, SessionDep
+from shipyard.frontend.api.deps import AdminDep, SessionDep, SettingsDep
 from shipyard.frontend.crud import attributes
 from shipyard.frontend.schemas.attributes import AttributePublic, AttributeSet
 
@@ -25,8 +25,10 @@ def list_attributes(session: SessionDep) -> list[AttributePublic]:
 
 
 @router.put("/{key}", status_code=204)
-def set_attribute(key: Key, body: AttributeSet, session: SessionDep) -> Response:
-    attributes.put(session, "global", 0, key, body.value, body.shadow)
+def set_attribute(
+    key: Key, body: AttributeSet, session: SessionDep, settings: SettingsDep
+) -> Response:
+    attributes.put(session, "global", 0, key, body.value, body.shadow, settings.secret_key)
     return Response(status_code=204)
 
 

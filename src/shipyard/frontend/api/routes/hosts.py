@@ -47,6 +47,12 @@ def remove_host(name: HostName, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
+@router.post("/{name}/reset", response_model=HostPublic)
+def reset_host(name: HostName, session: SessionDep) -> HostPublic:
+    """Reinstall: revoke the host's tokens and allow exactly one more join as it."""
+    return hosts.public(hosts.reset(session, name))
+
+
 @router.get("/{name}/attributes", response_model=list[AttributePublic])
 def host_attributes(name: HostName, session: SessionDep) -> list[AttributePublic]:
     """The host's resolved attributes, each with the scope it came from."""
@@ -55,10 +61,10 @@ def host_attributes(name: HostName, session: SessionDep) -> list[AttributePublic
 
 @router.put("/{name}/attributes/{key}", status_code=204)
 def set_host_attribute(
-    name: HostName, key: Key, body: AttributeSet, session: SessionDep
+    name: HostName, key: Key, body: AttributeSet, session: SessionDep, settings: SettingsDep
 ) -> Response:
     host = hosts.get(session, name)
-    attributes.put(session, "host", host.id, key, body.value, body.shadow)
+    attributes.put(session, "host", host.id, key, body.value, body.shadow, settings.secret_key)
     return Response(status_code=204)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
@@ -13,11 +14,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer
+from shipyard.frontend.core.config import Settings
 from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
-from shipyard.frontend.core.security import IdentityRefused, verify_identity
+from shipyard.frontend.core.sealing import mask as mask_secrets
+from shipyard.frontend.core.security import (
+    TOKEN_PREFIX,
+    IdentityRefused,
+    check_identity,
+    digest,
+    verify_identity,
+)
 from shipyard.frontend.crud import attributes, hosts, joining
 from shipyard.frontend.models import utcnow
 from shipyard.frontend.profiles import render
+from shipyard.frontend.schemas.attributes import SHADOW_MASK
 from shipyard.frontend.schemas.hosts import HostPublic, JoinRequest, JoinResponse, StatusReport
 from shipyard.frontend.schemas.profile import RenderedProfile
 
@@ -32,36 +42,64 @@ def _prove(
     req: JoinRequest,
     credentials: HTTPAuthorizationCredentials | None,
     keys: list[tuple[Any, str | None]],
-    accounts: tuple[str, ...],
+    settings: Settings,
     now: datetime,
-) -> None:
-    """Accept a live join token, or an identity document signed by a configured key."""
-    if credentials is not None and credentials.credentials:
-        if not joining.join_token_is_live(conn, credentials.credentials, now):
-            raise Forbidden("the join token is not valid (revoked or unknown)")
-        return
-    if not (req.identity_document and req.identity_signature):
+) -> joining.Proof:
+    """What the request proves: a host's own token, an identity document, or a join token.
+
+    A document is weighed only where identity certificates are configured; there it is
+    the proof (a join token beside it is not spent), and a bad one is refused outright.
+    """
+    plain = credentials.credentials if credentials is not None else ""
+    if plain.startswith(TOKEN_PREFIX["host"]):
+        host = joining.host_by_token(conn, plain, now)
+        if host is None:
+            raise Forbidden("the host token is not valid (expired, revoked or unknown)")
+        return joining.Proof("host", host_id=host.id)
+    if keys and (req.identity_document or req.identity_signature):
+        try:
+            doc = verify_identity(req.identity_document, req.identity_signature, keys)
+            stale = check_identity(doc, req, settings, now)
+        except IdentityRefused as exc:
+            raise Forbidden(str(exc)) from exc
+        return joining.Proof("identity", nonce=req.nonce, stale=stale)
+    if not plain:
+        if req.identity_document:
+            raise Forbidden("this frontend accepts no identity documents (none configured)")
         raise Unauthorized("joining needs a join token or a signed instance-identity document")
+    token = joining.join_token(conn, plain, now)
+    if token is None:
+        raise Forbidden("the join token is not valid (expired, used up, revoked or unknown)")
+    if token.appliance is not None and token.appliance != req.appliance:
+        raise Forbidden(f"the join token is for appliance {token.appliance}, not {req.appliance}")
+    joining.spend(conn, token)
+    return joining.Proof("join")
+
+
+async def _confirm_with_ec2(
+    checker: Any, req: JoinRequest, keys: list[tuple[Any, str | None]], settings: Settings
+) -> None:
+    """Ask EC2 whether the document's instance runs where its appliance allows.
+
+    Done before the database transaction: an AWS round trip must not hold a write turn.
+    """
+    from shipyard.frontend.instances import confirm
+
     try:
         doc = verify_identity(req.identity_document, req.identity_signature, keys)
+        check_identity(doc, req, settings, utcnow())
     except IdentityRefused as exc:
         raise Forbidden(str(exc)) from exc
-    if accounts and str(doc.get("accountId", "")) not in accounts:
-        raise Forbidden("the identity document belongs to an account this frontend does not serve")
-    claims = {
-        "instanceId": req.instance_id,
-        "availabilityZone": req.availability_zone,
-        "region": req.region,
-        "privateIp": req.local_ipv4,
-    }
-    for field, claimed in claims.items():
-        if claimed and str(doc.get(field, "")) != claimed:
-            raise Forbidden(f"the identity document's {field} does not match the request")
-    if doc.get("instanceId") != req.instance_id:
-        raise Forbidden("the identity document's instanceId does not match the request")
+    region = str(doc.get("region", ""))
+    facts = await anyio.to_thread.run_sync(checker.describe, region, req.instance_id)
+    confirm(facts, req.instance_id, req.appliance, settings.identity_bindings)
 
 
-@router.post("/join", response_model=JoinResponse, responses={401: {}, 403: {}, 409: {}})
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.post("/join", response_model=JoinResponse, responses={401: {}, 403: {}, 409: {}, 429: {}})
 async def join(
     req: JoinRequest,
     request: Request,
@@ -71,16 +109,28 @@ async def join(
 ) -> Response:
     """Register a booting host and hand it a short-lived host token."""
     keys = request.app.state.identity_keys
+    source = _client_address(request)
+    per_token, per_address = request.app.state.join_limits
+    per_address.hit(source)
+    if credentials is not None and credentials.credentials:
+        per_token.hit(digest(credentials.credentials))
+    else:
+        per_token.hit("identity:" + req.instance_id)
+
+    checker = request.app.state.instance_checker
+    if checker is not None and keys and (req.identity_document or req.identity_signature):
+        await _confirm_with_ec2(checker, req, keys, settings)
 
     def work(conn: Connection) -> JoinResponse:
         now = utcnow()
-        _prove(conn, req, credentials, keys, settings.identity_accounts, now)
-        host = joining.register(conn, req, now)
+        proof = _prove(conn, req, credentials, keys, settings, now)
+        host, nonce = joining.register(conn, req, proof, source, now)
         plain = joining.issue_host_token(conn, host.id, settings.host_token_ttl, now)
         return JoinResponse(
             host=hosts.public(host),
             host_token=plain,
             expires=now + timedelta(seconds=settings.host_token_ttl),
+            nonce=nonce or None,
         )
 
     for _attempt in range(JOIN_ATTEMPTS - 1):
@@ -94,15 +144,19 @@ async def join(
         raise Conflict(f"instance {req.instance_id} could not be registered") from exc
 
 
-def rendered(db: Session | Connection, host: Any, *, mask: bool) -> RenderedProfile:
+def rendered(
+    db: Session | Connection, host: Any, *, mask: bool, secret_key: str | None = None
+) -> RenderedProfile:
     """The host's profile; ``mask`` hides shadow values (for anyone but the host itself).
 
-    ``host`` is an ORM Host or a host row from crud.joining.
+    ``host`` is an ORM Host or a host row from crud.joining. Shadow values are unsealed
+    only when ``mask`` is false, that is for the host's own profile.
     """
     resolved = attributes.resolve(db, host)
-    values = {
-        k: attributes.shown(r.value, r.shadow) if mask else r.value for k, r in resolved.items()
-    }
+    if mask:
+        values = {k: attributes.shown(r.value, r.shadow) for k, r in resolved.items()}
+    else:
+        values = attributes.opened(resolved, secret_key)
     facts = {
         "name": host.name,
         "appliance": host.appliance_name,
@@ -112,7 +166,9 @@ def rendered(db: Session | Connection, host: Any, *, mask: bool) -> RenderedProf
         "ip": host.ips[0] if host.ips else "",
         "mac": host.macs[0] if host.macs else "",
     }
-    return render(host.appliance_profile, host=facts, attributes=values)
+    profile = render(host.appliance_profile, host=facts, attributes=values)
+    profile.shadow = sorted(k for k, r in resolved.items() if r.shadow)
+    return profile
 
 
 def _calling_host(conn: Connection, token: str, now: datetime) -> Any:
@@ -123,13 +179,19 @@ def _calling_host(conn: Connection, token: str, now: datetime) -> Any:
 
 
 @router.get("/self/profile", response_model=RenderedProfile, responses={401: {}, 403: {}})
-async def my_profile(database: DbDep, token: TokenDep) -> Response:
+async def my_profile(database: DbDep, settings: SettingsDep, token: TokenDep) -> Response:
     """The calling host's profile, secrets included; the host moves to profile-sent."""
 
     def work(conn: Connection) -> RenderedProfile:
         now = utcnow()
         host = _calling_host(conn, token, now)
-        profile = rendered(conn, host, mask=False)
+        if host.state not in joining.PROFILE_STATES:
+            # Secrets are handed out once per install; a reinstall is an admin reset.
+            raise Conflict(
+                f"host {host.name} is {host.state}; its profile is sent again only after "
+                "an admin reset for reinstall"
+            )
+        profile = rendered(conn, host, mask=False, secret_key=settings.secret_key)
         if host.state == "registered":
             joining.move(conn, host, "profile-sent", now, "profile sent")
         return profile
@@ -138,7 +200,9 @@ async def my_profile(database: DbDep, token: TokenDep) -> Response:
 
 
 @router.post("/self/status", response_model=HostPublic, responses={401: {}, 403: {}, 409: {}})
-async def my_status(body: StatusReport, database: DbDep, token: TokenDep) -> Response:
+async def my_status(
+    body: StatusReport, database: DbDep, settings: SettingsDep, token: TokenDep
+) -> Response:
     """Record installing, installed, failed or online; repeating a report changes nothing."""
     message = body.message or body.step or body.state
     if body.state == "failed" and body.output_tail:
@@ -146,7 +210,14 @@ async def my_status(body: StatusReport, database: DbDep, token: TokenDep) -> Res
 
     def work(conn: Connection) -> HostPublic:
         now = utcnow()
-        host = joining.report(conn, _calling_host(conn, token, now), body.state, message, now)
+        host = _calling_host(conn, token, now)
+        # A failing step's output may hold rendered secrets: mask them before storing.
+        masked = message
+        if body.state == "failed":
+            resolved = attributes.resolve(conn, host)
+            secrets = attributes.secrets_of(resolved, settings.secret_key)
+            masked = mask_secrets(message, secrets, SHADOW_MASK)
+        host = joining.report(conn, host, body.state, masked, now)
         if host.state == "installed":
             # Installed hosts need no more access; a new boot joins again for a new token.
             joining.revoke_host_tokens(conn, host.id, now)
