@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from shipyard.cli.argtypes import port_number
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("aws", help="helpers for AWS endpoints")
@@ -15,7 +17,9 @@ def register(subparsers: Any) -> None:
         help="run a local EC2/EBS/S3 endpoint (moto) on 127.0.0.1",
         description="Run a moto server on loopback until interrupted; point --endpoint-url at it.",
     )
-    local.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
+    local.add_argument(
+        "--port", type=port_number, default=5000, help="port to listen on (default 5000)"
+    )
     local.set_defaults(func=run_local)
 
 

@@ -321,6 +321,13 @@ def cmd_key(args: argparse.Namespace) -> int:
 
     from shipyard.catalog import sign
 
+    # Only the default home is made on first use: a named one that is missing is a typo,
+    # and making it would hand out a new key that no client trusts.
+    if args.keyring is not None and not args.keyring.is_dir():
+        raise UsageError(
+            f"--keyring {args.keyring}: no such GnuPG home",
+            hint="leave --keyring out to use (and on first use create) the default one",
+        )
     home = args.keyring or sign.default_home()
     sign.ensure_key(home)
     sys.stdout.write(sign.export_public(home))

@@ -7,6 +7,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from shipyard.cli.argtypes import port_or_any
 from shipyard.cli.output import stderr_console
 
 
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--user-data", type=Path, metavar="FILE")
     serve.add_argument("--ssh-key", type=Path, metavar="PUBKEY_FILE")
-    serve.add_argument("--port", type=int, default=0, help="default: any free port")
+    serve.add_argument("--port", type=port_or_any, default=0, help="default: any free port")
     serve.add_argument(
         "--allow-v1", action="store_true", help="answer requests without a token (IMDSv1)"
     )

@@ -1,0 +1,23 @@
+"""Argument types shared by every command, so a bad value is refused before any work starts."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1-65535; 0 is refused, as the server would announce a port it does not use."""
+    try:
+        port = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
+
+
+def port_or_any(text: str) -> int:
+    """A TCP port, or 0 for any free port."""
+    if text.strip() == "0":
+        return 0
+    return port_number(text)
