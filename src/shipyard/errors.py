@@ -84,7 +84,33 @@ class StackError(ShipyardError):
     """A CloudFormation stack could not be rendered or deployed."""
 
 
+class ServeError(ShipyardError):
+    """A server could not start: its address is taken, not allowed or not valid."""
+
+    exit_code = 3
+
+
 class Interrupted(ShipyardError):
     """The user or the system asked us to stop (Ctrl-C, SIGTERM)."""
 
     exit_code = 130
+
+
+# The exit codes of the `shipyard` command, in one place: the CLI maps every error to
+# one of these through the classes above, and prints this table in `shipyard --help`.
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "the work failed (build, boot, AWS, catalog, frontend)",
+    2: "bad usage or input: a wrong argument or a wrong manifest",
+    3: "a server could not start (address taken or not allowed)",
+    130: "interrupted (Ctrl-C or SIGTERM); cleanup has run",
+}
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code for ``exc``: its class's, 130 for an interrupt, 1 for anything else."""
+    if isinstance(exc, ShipyardError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted.exit_code
+    return 1

@@ -135,3 +135,27 @@ def test_rerun_after_a_crash_makes_one_ami_and_leaves_no_stray_snapshot(
     disk = build / "disk.raw"
     content, _ = read_snapshot(clients(aws)[1], uploaded, disk.stat().st_size)
     assert content == disk.read_bytes()
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:21", "http://127.0.0.1:99999"])
+def test_an_endpoint_that_is_not_a_url_is_one_sentence_and_exit_2(url: str, tmp_path: Path) -> None:
+    result = publish(make_build(tmp_path), url)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"shipyard: error: AWS endpoint {url!r} is not an http")
+    assert "hint:" in result.stderr
+
+
+def test_an_endpoint_nothing_listens_on_fails_in_seconds_with_a_hint(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago, and is closed now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started = time.monotonic()
+    result = publish(make_build(tmp_path), f"http://127.0.0.1:{port}")
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"AWS endpoint http://127.0.0.1:{port} does not answer" in result.stderr
+    assert "shipyard aws local" in result.stderr

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shipyard import __version__
-from shipyard.errors import AWSError
+from shipyard.errors import AWSError, UsageError
 
 if TYPE_CHECKING:
     import boto3
@@ -114,12 +114,52 @@ def client(
     pool: int = 10,
 ) -> Any:
     """A client for ``service`` in ``region`` (the session's by default)."""
+    if settings.endpoint_url:
+        check_endpoint(settings.endpoint_url)
     return session.client(
         service,
         region_name=region or session.region_name,
         endpoint_url=settings.endpoint_url,
         config=client_config(max_attempts=max_attempts, pool=pool),
     )
+
+
+ENDPOINT_PROBE_TIMEOUT = 3.0
+_reachable: set[str] = set()
+
+
+def check_endpoint(url: str) -> None:
+    """Refuse an endpoint that is not an http(s) URL, or that nothing answers on, in seconds.
+
+    Without this, botocore raises ValueError for a malformed URL and retries a refused
+    connection for half a minute before giving up without a hint.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    if url in _reachable:
+        return
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise UsageError(
+            f"AWS endpoint {url!r} is not an http:// or https:// URL",
+            hint="give a URL like http://127.0.0.1:5000",
+        )
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=ENDPOINT_PROBE_TIMEOUT):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise AWSError(
+            f"AWS endpoint {url} does not answer ({reason.lower()})",
+            hint="start a local one with `shipyard aws local`, or check the URL",
+        ) from exc
+    _reachable.add(url)
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Sequence
 
 from shipyard import __version__
-from shipyard.errors import Interrupted, ShipyardError
+from shipyard.errors import EXIT_CODES, ShipyardError, exit_code_for
 
 # Command groups, in the order `shipyard --help` lists them. Each module has
 # `register(subparsers)` that adds its parser(s) and sets `func` to a handler
@@ -38,6 +38,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shipyard",
         description="Bake Debian machine images, boot them like EC2 instances, publish AMIs.",
+        epilog=exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"shipyard {__version__}")
     parser.add_argument(
@@ -51,6 +53,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if chosen is None or name == chosen:
             importlib.import_module(module_name).register(subparsers)
     return parser
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table as `shipyard --help` shows it."""
+    rows = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+    return f"exit codes:\n{rows}"
 
 
 def _chosen_command(argv: Sequence[str] | None) -> str | None:
@@ -88,10 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shipyard: error: {message}", file=sys.stderr)
         if exc.hint:
             print(f"shipyard: hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
+        return exit_code_for(exc)
     except KeyboardInterrupt:
         print("shipyard: interrupted", file=sys.stderr)
-        return Interrupted.exit_code
+        return exit_code_for(KeyboardInterrupt())
     except BrokenPipeError:
         # The reader went away (`shipyard manifest schema | head`): not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)
