@@ -235,3 +235,19 @@ def test_connection_options_may_follow_the_verb(capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert code != 0
     assert "cannot reach the frontend at http://127.0.0.1:1" in err
+
+
+def test_init_against_a_postgresql_that_is_not_there_is_one_sentence_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago, and is closed now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://shipyard:s3cret-pw@127.0.0.1:{port}/fe"
+    code, out, err = run(capsys, "frontend", "init", "--db", url)
+    assert code == 1 and out == ""
+    assert err.startswith("shipyard: error: cannot connect to the database ")
+    assert "s3cret-pw" not in err and "Traceback" not in err
+    assert "shipyard: hint: start PostgreSQL" in err

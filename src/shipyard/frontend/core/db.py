@@ -72,6 +72,25 @@ def _private_file(path: Path) -> None:
             side.chmod(0o600)
 
 
+PG_CONNECT_TIMEOUT = 5
+
+
+def _check_reachable(engine: Engine) -> None:
+    """One sentence (password hidden) instead of a driver traceback when the server is not there."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise FrontendError(
+            f"cannot connect to the database {where}: {first}",
+            hint="start PostgreSQL there, or give the URL of one that runs",
+        ) from exc
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     url = normalise_url(url)
@@ -89,9 +108,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql"):
-        return create_engine(
-            url, pool_size=PG_CONNECTIONS, max_overflow=0, pool_timeout=120, pool_pre_ping=True
+        engine = create_engine(
+            url,
+            pool_size=PG_CONNECTIONS,
+            max_overflow=0,
+            pool_timeout=120,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT},
         )
+        _check_reachable(engine)
+        return engine
     raise FrontendError(f"database URL {url!r} is neither sqlite:/// nor postgresql://")
 
 
