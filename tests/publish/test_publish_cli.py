@@ -159,3 +159,12 @@ def test_an_endpoint_nothing_listens_on_fails_in_seconds_with_a_hint(tmp_path: P
     assert "Traceback" not in result.stderr
     assert f"AWS endpoint http://127.0.0.1:{port} does not answer" in result.stderr
     assert "shipyard aws local" in result.stderr
+
+
+def test_deprecate_in_where_the_endpoint_cannot_is_one_sentence(aws: str, tmp_path: Path) -> None:
+    # moto answers EnableImageDeprecation with a 500 and an HTML page.
+    result = publish(make_build(tmp_path), aws, "--deprecate-in", "30")
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("shipyard: error:")]
+    assert len(errors) == 1 and "EnableImageDeprecation" in errors[0], result.stderr

@@ -193,6 +193,7 @@ def translated(what: str) -> Iterator[None]:
     """Turn botocore and boto3 errors raised in the block into AWSError naming ``what``."""
     import boto3.exceptions
     import botocore.exceptions
+    import botocore.parsers
 
     try:
         yield
@@ -200,6 +201,13 @@ def translated(what: str) -> Iterator[None]:
         raise as_aws_error(what, exc) from exc
     except boto3.exceptions.Boto3Error as exc:
         raise as_aws_error(what, exc) from exc
+    except botocore.parsers.ResponseParserError as exc:
+        # Not an AWS answer at all: an HTML error page, e.g. a local endpoint's 500
+        # for an operation it does not implement. Its body is not worth printing.
+        raise AWSError(
+            f"{what} failed: the endpoint's answer is not an AWS response",
+            hint="the endpoint may not implement this operation",
+        ) from exc
 
 
 def call(client: Any, operation: str, what: str | None = None, **params: Any) -> Any:
