@@ -1,0 +1,80 @@
+"""Every command as a user meets it: its --help, and bad input answered in one sentence."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.cli.main import build_parser
+from shipyard.errors import EXIT_CODES
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    yield path
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+COMMANDS = sorted(set(_commands(build_parser())))
+
+
+def shipyard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SHIPYARD_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "shipyard.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def test_the_tree_has_every_command_group() -> None:
+    from shipyard.cli.main import COMMANDS as GROUPS
+
+    assert {path[0] for path in COMMANDS if path} == set(GROUPS)
+    assert len(COMMANDS) > len(GROUPS)
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "shipyard")
+def test_help_of_every_command(path: tuple[str, ...]) -> None:
+    result = shipyard(*path, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: {' '.join(('shipyard', *path))}")
+    assert result.stderr == ""
+
+
+# (argv, exit code, start of the one error sentence)
+BAD_INPUTS = [
+    (["nosuch"], 2, "shipyard: error: argument COMMAND: invalid choice"),
+    (["build"], 2, "shipyard build: error: the following arguments are required"),
+    (["build", "{tmp}/missing.yaml"], 2, "shipyard: error:"),
+    (["manifest", "validate", "{tmp}/missing.yaml"], 2, "shipyard: error:"),
+    (["publish", "{tmp}", "--to", "ec2", "--concurrency", "x"], 2, "shipyard publish: error:"),
+    (["publish", "{tmp}", "--to", "s3"], 2, "shipyard publish: error: argument --to"),
+    (["run"], 2, "shipyard run: error: the following arguments are required"),
+    (["frontend", "init", "--db", "mysql://x"], 1, "shipyard: error: database URL"),
+]
+
+
+@pytest.mark.parametrize(("argv", "code", "start"), BAD_INPUTS, ids=lambda v: str(v)[:40])
+def test_bad_input_is_one_sentence_with_a_documented_code(
+    argv: list[str], code: int, start: str, tmp_path: Path
+) -> None:
+    result = shipyard(*(a.replace("{tmp}", str(tmp_path)) for a in argv), cwd=tmp_path)
+    assert code in EXIT_CODES
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(start), result.stderr
