@@ -63,6 +63,7 @@ BAD_INPUTS = [
     (["manifest", "validate", "{tmp}/missing.yaml"], 2, "shipyard: error:"),
     (["publish", "{tmp}", "--to", "ec2", "--concurrency", "x"], 2, "shipyard publish: error:"),
     (["publish", "{tmp}", "--to", "s3"], 2, "shipyard publish: error: argument --to"),
+    (["aws", "local", "--port", "99999"], 2, "shipyard aws local: error: argument --port: 99999"),
     (["run"], 2, "shipyard run: error: the following arguments are required"),
     (["frontend", "init", "--db", "mysql://x"], 1, "shipyard: error: database URL"),
 ]
@@ -78,3 +79,18 @@ def test_bad_input_is_one_sentence_with_a_documented_code(
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if ": error:" in line]
     assert len(errors) == 1 and errors[0].startswith(start), result.stderr
+
+
+def test_a_port_already_taken_is_exit_3_before_anything_says_listening() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = shipyard("aws", "local", "--port", str(port))
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        f"shipyard: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
+    assert "endpoint on" not in result.stderr and "Traceback" not in result.stderr

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import socket
+
+from shipyard.errors import ServeError
 
 
 def port_number(text: str) -> int:
@@ -21,3 +24,17 @@ def port_or_any(text: str) -> int:
     if text.strip() == "0":
         return 0
     return port_number(text)
+
+
+def ensure_free(host: str, port_number: int) -> None:
+    """ServeError (exit 3) if ``host:port`` cannot be bound, before anything says "listening"."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port_number))
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise ServeError(
+                f"cannot listen on {host}:{port_number}: {reason}",
+                hint="choose another port with --port",
+            ) from exc

@@ -25,10 +25,12 @@ def register(subparsers: Any) -> None:
 
 def run_local(args: argparse.Namespace) -> int:
     from shipyard.aws.local import moto_server_argv
+    from shipyard.cli.argtypes import ensure_free
     from shipyard.cli.output import stderr_console
     from shipyard.proc import run
 
     argv = moto_server_argv(args.port)
+    ensure_free("127.0.0.1", args.port)
     url = f"http://127.0.0.1:{args.port}"
     console = stderr_console()
     console.print(f"local AWS endpoint on {url} (Ctrl-C stops it)")
