@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shipyard.cli.main import build_parser
+from shipyard.cli.main import build_parser, walk
 from shipyard.errors import EXIT_CODES
 
-
-def _commands(
-    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-) -> Iterator[tuple[str, ...]]:
-    yield path
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _commands(sub, (*path, name))
-
-
-COMMANDS = sorted(set(_commands(build_parser())))
+COMMANDS = sorted({path for path, _ in walk(build_parser())})
 
 
 def shipyard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,3 +81,12 @@ def test_a_port_already_taken_is_exit_3_before_anything_says_listening() -> None
         f"shipyard: error: cannot listen on 127.0.0.1:{port}: address already in use"
     )
     assert "endpoint on" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flags", [["--debug"], ["-v"], ["--verbose"]])
+def test_global_flags_work_after_the_command(flags: list[str]) -> None:
+    before = build_parser(["manifest"]).parse_args([*flags, "manifest", "schema"])
+    after = build_parser(["manifest"]).parse_args(["manifest", "schema", *flags])
+    neither = build_parser(["manifest"]).parse_args(["manifest", "schema"])
+    assert (before.debug, before.verbose) == (after.debug, after.verbose)
+    assert (neither.debug, neither.verbose) == (False, False)

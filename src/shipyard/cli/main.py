@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from shipyard import __version__
 from shipyard.errors import EXIT_CODES, ShipyardError, exit_code_for
@@ -52,7 +52,33 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         if chosen is None or name == chosen:
             importlib.import_module(module_name).register(subparsers)
+    for path, sub in walk(parser):
+        if path:
+            _add_global_flags(sub)
     return parser
+
+
+def walk(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every parser of the tree with its command path, ``()`` for ``shipyard`` itself."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from walk(sub, (*path, name))
+
+
+def _add_global_flags(parser: argparse.ArgumentParser) -> None:
+    """`--debug` and `-v` after the command too (`shipyard build x.yaml -v`), as git does."""
+    # SUPPRESS: when not given here, the value given before the command stays.
+    flags = parser.add_argument_group("global options")
+    flags.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    flags.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
 
 def exit_codes_epilog() -> str:
