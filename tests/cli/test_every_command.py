@@ -30,7 +30,7 @@ def shipyard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 def test_the_tree_has_every_command_group() -> None:
     from shipyard.cli.main import COMMANDS as GROUPS
 
-    assert {path[0] for path in COMMANDS if path} == set(GROUPS)
+    assert {path[0] for path in COMMANDS if path} == {*GROUPS, "help"}
     assert len(COMMANDS) > len(GROUPS)
 
 
@@ -51,6 +51,7 @@ BAD_INPUTS = [
     (["publish", "{tmp}", "--to", "ec2", "--concurrency", "x"], 2, "shipyard publish: error:"),
     (["publish", "{tmp}", "--to", "s3"], 2, "shipyard publish: error: argument --to"),
     (["aws", "local", "--port", "99999"], 2, "shipyard aws local: error: argument --port: 99999"),
+    (["help", "nosuch"], 2, "shipyard: error: no command 'nosuch'"),
     (["run"], 2, "shipyard run: error: the following arguments are required"),
     (["frontend", "init", "--db", "mysql://x"], 1, "shipyard: error: database URL"),
 ]
@@ -90,3 +91,8 @@ def test_global_flags_work_after_the_command(flags: list[str]) -> None:
     neither = build_parser(["manifest"]).parse_args(["manifest", "schema"])
     assert (before.debug, before.verbose) == (after.debug, after.verbose)
     assert (neither.debug, neither.verbose) == (False, False)
+
+
+def test_help_command_shows_the_same_text_as_dash_dash_help() -> None:
+    for path in [("frontend",), ("aws", "local"), ()]:
+        assert shipyard("help", *path).stdout == shipyard(*path, "--help").stdout

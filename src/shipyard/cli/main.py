@@ -52,10 +52,29 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         if chosen is None or name == chosen:
             importlib.import_module(module_name).register(subparsers)
+    helper = subparsers.add_parser(
+        "help", help="show the help of a command", description="Show the help of COMMAND."
+    )
+    helper.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. `frontend token`")
+    helper.set_defaults(func=lambda args: _show_help(parser, args.topic))
     for path, sub in walk(parser):
         if path:
             _add_global_flags(sub)
     return parser
+
+
+def _show_help(root: argparse.ArgumentParser, topic: list[str]) -> int:
+    """`shipyard help frontend token`: the same text as `shipyard frontend token --help`."""
+    from shipyard.errors import UsageError
+
+    parsers = dict(walk(root))
+    found = parsers.get(tuple(topic))
+    if found is None:
+        raise UsageError(
+            f"no command {' '.join(topic)!r}", hint="`shipyard --help` lists the commands"
+        )
+    found.print_help()
+    return 0
 
 
 def walk(
