@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "frontend": "shipyard.cli.frontend",
     "stack": "shipyard.cli.stack",
     "catalog": "shipyard.cli.catalog",
+    "completion": "shipyard.cli.completion",
 }
 
 
