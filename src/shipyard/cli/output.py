@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import cache
 from typing import Any
 
 from rich.console import Console
 
+# Piped output is for grep and cut: never wrapped or cut at a guessed width.
+PIPE_WIDTH = 100_000
+
+
+def _console(*, stderr: bool) -> Console:
+    plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: any non-empty value
+    console = Console(
+        stderr=stderr,
+        highlight=False,
+        # NO_COLOR means no styling at all, bold included (rich's own no_color keeps it).
+        color_system=None if plain else "auto",
+    )
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
+
 
 @cache
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return _console(stderr=True)
 
 
 @cache
 def stdout_console() -> Console:
-    return Console(highlight=False)
+    return _console(stderr=False)
 
 
 def emit_json(document: Any) -> None:

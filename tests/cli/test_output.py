@@ -1,0 +1,39 @@
+"""Output conventions: NO_COLOR means no styling at all; piped tables are never wrapped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PROGRAM = """
+from rich.table import Table
+from shipyard.cli.output import stdout_console
+table = Table("product", "sha256", box=None)
+table.add_row("debian-bookworm-" + "x" * 60, "f" * 64)
+console = stdout_console()
+console.print("[bold]done[/bold]")
+console.print(table)
+"""
+
+
+def run(env: dict[str, str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", PROGRAM], capture_output=True, text=True, check=True, env=env
+    ).stdout
+
+
+def test_no_color_removes_bold_too() -> None:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    assert "\x1b[1m" in run({**base, "FORCE_COLOR": "1"})
+    assert "\x1b" not in run({**base, "FORCE_COLOR": "1", "NO_COLOR": "1"})
+
+
+def test_piped_tables_keep_each_row_on_one_line() -> None:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    lines = run(base).splitlines()
+    row = [line for line in lines if "debian-bookworm-" in line]
+    assert len(row) == 1 and "f" * 64 in row[0], lines
