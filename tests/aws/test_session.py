@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from shipyard.aws.session import AwsSettings, call, client, make_session
@@ -60,10 +62,14 @@ def test_missing_credentials_are_one_clear_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    settings = AwsSettings(region="us-east-1", endpoint_url="http://127.0.0.1:9")
-    ec2 = client(make_session(settings), "ec2", settings)
-    with pytest.raises(AWSError, match="DescribeImages: no AWS credentials found"):
-        call(ec2, "describe_images", Owners=["self"])
+    # An endpoint that answers (client() refuses one that does not): the credentials
+    # are looked for before any request is sent, so nothing needs to be served.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        settings = AwsSettings(region="us-east-1", endpoint_url=endpoint)
+        ec2 = client(make_session(settings), "ec2", settings)
+        with pytest.raises(AWSError, match="DescribeImages: no AWS credentials found"):
+            call(ec2, "describe_images", Owners=["self"])
 
 
 def test_an_unreachable_endpoint_is_an_aws_error() -> None:

@@ -37,3 +37,20 @@ def test_piped_tables_keep_each_row_on_one_line() -> None:
     lines = run(base).splitlines()
     row = [line for line in lines if "debian-bookworm-" in line]
     assert len(row) == 1 and "f" * 64 in row[0], lines
+
+
+def test_piped_log_lines_are_not_padded_to_the_table_width() -> None:
+    import os
+
+    program = (
+        "import logging\n"
+        "from shipyard.cli.main import setup_logging\n"
+        "setup_logging(False, False)\n"
+        "logging.getLogger('shipyard').warning('one short warning')\n"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, env=base
+    )
+    assert "one short warning" in result.stderr
+    assert len(result.stderr) < 1000, len(result.stderr)

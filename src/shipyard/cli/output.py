@@ -22,7 +22,9 @@ def _console(*, stderr: bool) -> Console:
         # NO_COLOR means no styling at all, bold included (rich's own no_color keeps it).
         color_system=None if plain else "auto",
     )
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
+    # Only results on stdout: the log handler on stderr pads each line to the console's
+    # width, and a pipe nobody reads yet would fill with spaces and block the command.
+    if not stderr and not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = PIPE_WIDTH
     return console
 
