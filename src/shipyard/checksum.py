@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+
+from shipyard.sparse import data_extents
 
 HASH_CHUNK = 4 * 1024**2
 
@@ -15,25 +16,23 @@ def sha256_file(path: Path) -> str:
     zeros = bytes(HASH_CHUNK)
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        fd = fh.fileno()
         offset = 0
-        while offset < size:
-            try:
-                data_start = os.lseek(fd, offset, os.SEEK_DATA)
-            except OSError:  # ENXIO: only a hole is left
-                data_start = size
-            while offset < data_start:  # a hole: feed zeros without reading
-                n = min(HASH_CHUNK, data_start - offset)
-                digest.update(memoryview(zeros)[:n])
-                offset += n
-            if offset >= size:
-                break
-            hole_start = os.lseek(fd, offset, os.SEEK_HOLE)
-            fh.seek(offset)
-            while offset < hole_start:
-                chunk = fh.read(min(HASH_CHUNK, hole_start - offset))
+        for start, end in data_extents(fh.fileno(), size):
+            _feed_zeros(digest, zeros, start - offset)  # a hole: zeros without reading
+            fh.seek(start)
+            offset = start
+            while offset < end:
+                chunk = fh.read(min(HASH_CHUNK, end - offset))
                 if not chunk:
                     break
                 digest.update(chunk)
                 offset += len(chunk)
+        _feed_zeros(digest, zeros, size - offset)
     return digest.hexdigest()
+
+
+def _feed_zeros(digest: hashlib._Hash, zeros: bytes, count: int) -> None:
+    while count > 0:
+        n = min(len(zeros), count)
+        digest.update(memoryview(zeros)[:n])
+        count -= n

@@ -13,19 +13,53 @@ class ShipyardError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, setting: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The parameter at fault by its name in the code ("keep", "region"). Domain code
+        # names no command-line flag: the CLI shows this as its own (--keep, --region).
+        self.setting = setting
 
     def __str__(self) -> str:
-        return self.message
+        return f"{self.setting}: {self.message}" if self.setting else self.message
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every mistake found, one sentence each; most errors stop at the first."""
+        return (self.message,)
+
+
+class NotFound(ShipyardError):
+    """What was named does not exist: a build, a catalog version or object, a host."""
+
+    exit_code = 4
+
+
+class Conflict(ShipyardError):
+    """The change clashes with what is there: the name is taken, or the thing is in use."""
+
+    exit_code = 5
 
 
 class ManifestError(ShipyardError):
-    """The manifest (or a file it names) is wrong: the message names file, line and key."""
+    """The manifest (or a file it names) is wrong: the message names file, line and key.
+
+    ``more`` holds the other mistakes found in the same pass, so that all of them can be
+    fixed in one go (as `packer validate` reports them).
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None, more: tuple[str, ...] = ()):
+        super().__init__(message, hint=hint)
+        self.more = more
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return (self.message, *self.more)
 
 
 class UsageError(ShipyardError):
@@ -71,6 +105,16 @@ class PublishError(ShipyardError):
 class AWSError(PublishError):
     """An AWS API call failed after retries; the message carries the AWS error code."""
 
+    code: str | None = None  # AWS's error code, where AWS gave one
+
+
+class AWSNotFound(AWSError, NotFound):
+    """AWS has no such object, bucket, image or snapshot."""
+
+
+class AWSConflict(AWSError, Conflict):
+    """AWS refused to create what exists already (or a write whose condition failed)."""
+
 
 class FrontendError(ShipyardError):
     """The frontend refused a request or could not be reached."""
@@ -80,8 +124,26 @@ class CatalogError(ShipyardError):
     """The image catalog could not be read, verified or written."""
 
 
+class CatalogNotFound(CatalogError, NotFound):
+    """The catalog has no such version, object or bucket."""
+
+
+class CatalogConflict(CatalogError, Conflict):
+    """The catalog already holds what was to be created."""
+
+
+class VerifyError(ShipyardError):
+    """A build's files do not match its record, bill of materials or provenance."""
+
+
 class StackError(ShipyardError):
     """A CloudFormation stack could not be rendered or deployed."""
+
+
+class StackFileError(StackError):
+    """A stack file (or a template it names) is wrong: the message names file, line and key."""
+
+    exit_code = 2
 
 
 class ServeError(ShipyardError):
@@ -100,11 +162,30 @@ class Interrupted(ShipyardError):
 # one of these through the classes above, and prints this table in `shipyard --help`.
 EXIT_CODES: dict[int, str] = {
     0: "success",
-    1: "the work failed (build, boot, AWS, catalog, frontend)",
+    1: "the work failed (build, boot, AWS, catalog, frontend, verify)",
     2: "bad usage or input: a wrong argument or a wrong manifest",
     3: "a server could not start (address taken or not allowed)",
+    4: "not found: what was named does not exist (a build, a catalog version)",
+    5: "conflict: what was to be made exists already, or is in use",
     130: "interrupted (Ctrl-C or SIGTERM); cleanup has run",
 }
+
+
+# The status each kind answers with over HTTP (catalog and frontend APIs); first match wins.
+HTTP_STATUSES: tuple[tuple[type[ShipyardError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (UsageError, 400),
+    (ManifestError, 400),
+)
+
+
+def http_status_for(exc: ShipyardError) -> int:
+    """The HTTP status for ``exc`` by its kind: 404, 409, 400 for bad input, else 500."""
+    for kind, status in HTTP_STATUSES:
+        if isinstance(exc, kind):
+            return status
+    return 500
 
 
 def exit_code_for(exc: BaseException) -> int:

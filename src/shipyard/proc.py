@@ -180,3 +180,18 @@ def start(
             )
         except FileNotFoundError as exc:
             raise error(f"cannot {what}: {args[0]} is not installed or not on PATH") from exc
+
+
+# Python runs signal handlers only in the main thread, and a signal the kernel hands to
+# another thread (an HTTP server's, a console reader's) does not wake a main thread that
+# is blocked in waitpid or on a lock. Blocking in short slices lets the handler run.
+SIGNAL_POLL_SECONDS = 0.5
+
+
+def wait(process: subprocess.Popen[bytes]) -> int:
+    """Wait for ``process`` to exit, still stopping at once on Ctrl-C or SIGTERM."""
+    while True:
+        try:
+            return process.wait(timeout=SIGNAL_POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            continue

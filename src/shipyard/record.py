@@ -2,7 +2,8 @@
 
 Written by ``shipyard build``; every later step (run, publish, catalog) reads it and
 appends what it did under its own key (``runs``, ``publish``, ``catalog``) through
-:func:`append`, which locks the file so concurrent steps lose nothing.
+:func:`append`, which locks the file so concurrent steps lose nothing. Schema 1 kept
+those sections as untyped extra keys; it is still read, and upgraded when next written.
 """
 
 from __future__ import annotations
@@ -10,22 +11,35 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import NotFound, ShipyardError
+from shipyard.files import write_atomic
+from shipyard.record_sections import (
+    CatalogEntry,
+    EbsPublishEntry,
+    PublishEntry,
+    RunEntry,
+    S3PublishEntry,
+)
 
 RECORD_NAME = "build.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+SectionEntry = EbsPublishEntry | S3PublishEntry | RunEntry | CatalogEntry
 
 
 class BuildRecordError(ShipyardError):
     """A build directory or its build.json is missing or unreadable."""
+
+
+class BuildNotFound(BuildRecordError, NotFound):
+    """No build directory where one was named."""
 
 
 class Artifact(BaseModel):
@@ -39,6 +53,26 @@ class Artifact(BaseModel):
     allocated: int  # bytes allocated on disk
     virtual_size: int  # size of the disk the guest sees
     sha256: str
+
+
+class SbomFile(BaseModel):
+    """A bill of materials in the build directory, path relative to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: str  # cyclonedx-1.5 | spdx-2.3
+    path: str
+    sha256: str
+
+
+class ProvenanceFile(BaseModel):
+    """The build's in-toto provenance and its detached signature, if signed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+    signature: str | None = None
 
 
 class Partition(BaseModel):
@@ -63,9 +97,9 @@ class StageTiming(BaseModel):
 
 
 class BuildRecord(BaseModel):
-    """What build.json holds. Sections added by later steps are kept as extra keys."""
+    """What build.json holds, the sections later steps append included; nothing else."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     schema_version: int = Field(default=SCHEMA_VERSION, alias="schema")
     id: str
@@ -73,6 +107,7 @@ class BuildRecord(BaseModel):
     status: str  # building | complete | failed
     created: str
     finished: str | None = None
+    pid: int | None = None  # the building process, while status is building
     error: str | None = None
     manifest_path: str
     manifest_sha256: str
@@ -87,9 +122,28 @@ class BuildRecord(BaseModel):
     formats: dict[str, Artifact] = {}
     kernel: str | None = None
     packages: dict[str, str] = {}
+    sbom: list[SbomFile] = []
+    provenance: ProvenanceFile | None = None
     stages: dict[str, StageTiming] = {}
     tools: dict[str, str] = {}
     cache: dict[str, Any] = {}
+    publish: list[PublishEntry] = []
+    runs: list[RunEntry] = []
+    catalog: list[CatalogEntry] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        version = data.get("schema", SCHEMA_VERSION)
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise ValueError(
+                f"schema {version} is newer than this Shipyard reads ({SCHEMA_VERSION})"
+            )
+        if version == 1:
+            return _from_schema_1(data)
+        return data
 
     def artifact(self, fmt: str = "raw") -> Artifact:
         try:
@@ -106,6 +160,27 @@ class BuildRecord(BaseModel):
         raise BuildRecordError(f"build {self.id} records no root partition")
 
 
+def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 record as schema 2: its publish entries gain what schema 2 requires."""
+    upgraded = {**data, "schema": SCHEMA_VERSION}
+    entries = data.get("publish")
+    if isinstance(entries, list):
+        upgraded["publish"] = [_publish_from_schema_1(e) for e in entries]
+    return upgraded
+
+
+def _publish_from_schema_1(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    entry = dict(entry)
+    entry.setdefault("backing", "ebs")
+    if entry["backing"] == "s3":
+        entry.pop("limits", None)  # a fixed sentence, not a fact about this build
+        if "images" not in entry and "region" in entry and "image_id" in entry:
+            entry["images"] = {entry["region"]: {"image_id": entry["image_id"]}}
+    return entry
+
+
 def find_build(arg: str | os.PathLike[str]) -> Path:
     """The build directory named by ``arg`` (a directory or its build.json)."""
     path = Path(arg)
@@ -113,7 +188,7 @@ def find_build(arg: str | os.PathLike[str]) -> Path:
         path = path.parent
     if not (path / RECORD_NAME).is_file():
         if not path.exists():
-            raise BuildRecordError(f"{arg}: no such build directory")
+            raise BuildNotFound(f"{arg}: no such build directory")
         raise BuildRecordError(f"{arg}: not a build directory (it has no {RECORD_NAME})")
     return path
 
@@ -130,7 +205,8 @@ def load(build_dir: str | os.PathLike[str]) -> BuildRecord:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise BuildRecordError(f"{file}: {where}: {first['msg']}") from exc
+        prefix = f"{file}: {where}" if where else str(file)
+        raise BuildRecordError(f"{prefix}: {first['msg']}") from exc
 
 
 def dump(record: BuildRecord) -> dict[str, Any]:
@@ -154,32 +230,25 @@ def locked(build_dir: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def append(build_dir: str | os.PathLike[str], section: str, entry: dict[str, Any]) -> None:
-    """Append ``entry`` to the list ``section`` of a build's record, under its lock."""
+def section_of(entry: SectionEntry) -> str:
+    """The section of the build record an entry belongs to."""
+    if isinstance(entry, RunEntry):
+        return "runs"
+    if isinstance(entry, CatalogEntry):
+        return "catalog"
+    return "publish"
+
+
+def append(build_dir: str | os.PathLike[str], entry: SectionEntry) -> BuildRecord:
+    """Append ``entry`` to its section of a build's record, under its lock; the new record."""
     directory = find_build(build_dir)
     with locked(directory):
-        file = directory / RECORD_NAME
-        data = json.loads(file.read_text())
-        existing = data.get(section)
-        if existing is None:
-            data[section] = [entry]
-        elif isinstance(existing, list):
-            existing.append(entry)
-        else:
-            raise BuildRecordError(f"{file}: {section!r} is not a list; refusing to overwrite it")
-        _atomic_write_json(file, data)
+        rec = load(directory)
+        section = section_of(entry)
+        updated = rec.model_copy(update={section: [*getattr(rec, section), entry]})
+        write(directory, updated)
+    return updated
 
 
 def _atomic_write_json(file: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=file.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(file, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -26,6 +26,7 @@ import pytest
 from shipyard import record
 from shipyard.aws.blocks import BLOCK_SIZE
 from shipyard.aws.local import moto_server_argv
+from shipyard.proc import _die_with_parent as die_with_parent
 from shipyard.vm.net import free_port
 
 REGION = "us-east-1"
@@ -49,6 +50,8 @@ def moto_server() -> Iterator[str]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # A test run killed outright (SIGKILL, a dead terminal) must not leave it running.
+        preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -119,13 +122,23 @@ def operation_of(method: str, path: str, body: bytes) -> str:
     return "?"
 
 
+def region_of(authorization: str) -> str:
+    """The region a SigV4-signed request is for (its credential scope), or ""."""
+    _, _, scope = authorization.partition("Credential=")
+    parts = scope.split(",")[0].split("/")
+    return parts[2] if len(parts) > 2 else ""
+
+
 class FaultProxy:
     """A reverse HTTP proxy to ``upstream`` that fails about ``rate`` of the requests:
     throttling (RequestLimitExceeded / ThrottlingException), 503, or a connection reset.
     ``delay`` slows PutSnapshotBlock and PutObject down, as a slow network would;
     operations named in ``refuse`` are denied as an IAM policy without them would; operations in
     ``refuse_after`` succeed that many times, then are denied; ``answer`` maps EC2
-    operations the upstream lacks to the XML body EC2 would return for them."""
+    operations the upstream lacks to the XML body EC2 would return for them.
+    ``before(operation, region)`` runs as a request comes in and may wait or name a fault;
+    ``after(operation, region)`` runs once the upstream has answered, before the answer
+    is passed on, and may wait (to keep a call in flight after it took effect)."""
 
     def __init__(
         self,
@@ -137,6 +150,8 @@ class FaultProxy:
         refuse: frozenset[str] = frozenset(),
         refuse_after: dict[str, int] | None = None,
         answer: dict[str, str] | None = None,
+        before: Callable[[str, str], str | None] | None = None,
+        after: Callable[[str, str], None] | None = None,
     ):
         self.upstream = upstream.removeprefix("http://")
         self.rate = rate
@@ -144,6 +159,8 @@ class FaultProxy:
         self.refuse = refuse
         self.refuse_after = refuse_after or {}
         self.answer = answer or {}
+        self.before = before
+        self.after = after
         self.random = random.Random(seed)
         self.lock = threading.Lock()
         self.faults: Counter[str] = Counter()
@@ -189,7 +206,9 @@ class FaultProxy:
         with self.lock:
             self.operations[op] += 1
             over = op in self.refuse_after and self.operations[op] > self.refuse_after[op]
-        fault = "denied" if op in self.refuse or over else self._fault()
+        region = region_of(handler.headers.get("Authorization", ""))
+        fault = self.before(op, region) if self.before else None
+        fault = fault or ("denied" if op in self.refuse or over else self._fault())
         if fault:
             with self.lock:
                 self.faults[fault] += 1
@@ -211,6 +230,8 @@ class FaultProxy:
         response = conn.getresponse()
         data = response.read()
         conn.close()
+        if self.after:
+            self.after(op, region)
         handler.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in ("connection", "transfer-encoding", "content-length"):
@@ -269,7 +290,7 @@ class Recorder:
         """The IAM actions the recorded calls need."""
         from shipyard.aws.iam import iam_actions
 
-        return {a for service, name, _ in self.calls for a in iam_actions(service, name)}
+        return {a for service, name, p in self.calls for a in iam_actions(service, name, p)}
 
     def operations(self) -> set[str]:
         return {f"{service}:{name}" for service, name, _ in self.calls}

@@ -1,9 +1,12 @@
-"""Helpers for the catalog tests: real apt repositories made with dpkg-deb and apt-ftparchive."""
+"""Helpers for the catalog tests: real apt repositories made with dpkg-deb and
+apt-ftparchive, and publish entries made as publish makes them."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+
+from shipyard.record_sections import EbsPublishEntry, RegionImage
 
 
 def make_deb(pool: Path, name: str, version: str) -> None:
@@ -48,3 +51,24 @@ def make_flat_repo(repo: Path, packages: dict[str, str]) -> str:
     ).stdout
     (repo / "Packages").write_text(out)
     return f"file://{repo} ./"
+
+
+def ebs_entry(
+    images: dict[str, tuple[str, str | None]],
+    *,
+    boot_mode: str = "uefi-preferred",
+    name: str = "debian-bookworm-minimal-amd64",
+) -> EbsPublishEntry:
+    """A publish entry as ``publish --to ec2`` records it: (AMI, snapshot) by region."""
+    region = next(iter(images))
+    return EbsPublishEntry(
+        time="2026-11-20T11:00:00Z",
+        name=name,
+        region=region,
+        image_id=images[region][0],
+        snapshot_id=images[region][1] or "",
+        architecture="x86_64",
+        boot_mode=boot_mode,
+        images={r: RegionImage(image_id=a, snapshot_id=s) for r, (a, s) in images.items()},
+        reused=False,
+    )
