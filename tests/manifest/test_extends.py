@@ -195,3 +195,38 @@ def test_a_cycle_through_a_symlink_is_found(write: WriteFiles) -> None:
     Path("link").symlink_to("real")
     with pytest.raises(ManifestError, match=r"^real/a\.yml:1: extends: the chain real/a\.yml"):
         load_manifest("real/a.yml")
+
+
+SECRET = "root:$y$j9T$secrethash:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SECRET, r"^host/shadow: is not a Shipyard manifest: none of its top-level keys is one of"),
+        ("token: *secretname\n", r"^host/shadow:1: is not a manifest: it is not valid YAML"),
+        ("- 2024-13-01\n", r"^host/shadow:1: the top level of a manifest must be"),
+        ("password: !!int secret\n", r"^host/shadow: is not a Shipyard manifest"),
+    ],
+    ids=["shadow", "undefined alias", "bad date", "tagged value"],
+)
+def test_a_parent_that_is_not_a_manifest_is_never_quoted(
+    write: WriteFiles, text: str, expected: str
+) -> None:
+    write("host/shadow", text)
+    write("m.yml", "name: x\nextends: host/shadow\n")
+    with pytest.raises(ManifestError, match=expected) as caught:
+        load_manifest("m.yml")
+    message = str(caught.value)
+    assert "secret" not in message and "root" not in message and "13" not in message
+
+
+def test_extends_etc_shadow_names_the_file_only(write: WriteFiles) -> None:
+    write("m.yml", "name: x\nextends: /etc/shadow\n")
+    with pytest.raises(ManifestError) as caught:
+        load_manifest("m.yml")
+    message = str(caught.value)
+    assert "root:" not in message
+    assert message.startswith("/etc/shadow: is not a Shipyard manifest") or (
+        "extends: the parent manifest /etc/shadow does not exist" in message
+    )

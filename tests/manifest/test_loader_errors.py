@@ -157,7 +157,7 @@ BAD: list[tuple[str, str, str]] = [
     (
         "step with two kinds",
         "provision:\n  - shell: echo\n    script: scripts/ok.sh\n",
-        "m.yml:2: provision.0: a step is exactly one of shell, script or file; "
+        "m.yml:2: provision.0: a step is exactly one of shell, script, file or ansible; "
         "this one has shell and script",
     ),
     (
@@ -167,13 +167,15 @@ BAD: list[tuple[str, str, str]] = [
     ),
     (
         "step kind unknown",
-        "provision:\n  - ansible: site.yml\n",
-        "m.yml:2: provision.0: a step needs one key of shell, script or file; it has 'ansible'",
+        "provision:\n  - chef: site.rb\n",
+        "m.yml:2: provision.0: a step needs one key of shell, script, file or ansible; "
+        "it has 'chef'",
     ),
     (
         "step is a string",
         "provision:\n  - echo hi\n",
-        "m.yml:2: provision.0: a step must be a mapping with one key of shell, script or file, "
+        "m.yml:2: provision.0: a step must be a mapping with one key of shell, script, file or "
+        "ansible, "
         "not a string",
     ),
     (
@@ -184,7 +186,8 @@ BAD: list[tuple[str, str, str]] = [
     (
         "file step at first boot",
         "bootstrap:\n  - file: {source: files/ok.conf, destination: /etc/a}\n",
-        "m.yml:2: bootstrap.0: bootstrap steps are shell or script; put file steps in provision",
+        "m.yml:2: bootstrap.0: bootstrap steps are shell, script or ansible; "
+        "put file steps in provision",
     ),
     (
         "duplicate key",
@@ -285,4 +288,101 @@ def test_a_folder_is_not_a_manifest(write: WriteFiles) -> None:
 def test_binary_file_is_not_a_manifest(write: WriteFiles) -> None:
     write("m.yml").write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(ManifestError, match=r"^m\.yml: is not UTF-8 text"):
+        load_manifest("m.yml")
+
+
+def test_every_mistake_is_reported_in_one_pass_in_line_order(write: WriteFiles) -> None:
+    write(
+        "m.yml",
+        "name: x\n"
+        "sytem:\n"
+        "  release: bookworm\n"
+        "volume:\n"
+        "  size: 2 GB\n"
+        "  boot: [uefi, floppy]\n"
+        "provision:\n"
+        "  - {shel: echo hi}\n"
+        "formats: [raw, iso]\n",
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_manifest("m.yml")
+    assert caught.value.problems == (
+        "m.yml:2: sytem: unknown key; did you mean 'system'?",
+        "m.yml:5: volume.size: '2 GB' is not a size: GB is ambiguous (decimal or binary); "
+        "write 2GiB for binary units",
+        "m.yml:6: volume.boot.1: 'floppy' is not a known boot mode; expected one of uefi, bios",
+        "m.yml:8: provision.0: unknown kind of step 'shel'; did you mean 'shell'?",
+        "m.yml:9: formats.1: 'iso' is not a known format; expected one of raw, qcow2, vmdk, vhd",
+    )
+
+
+def test_the_cli_prints_each_mistake_on_a_line_of_its_own(
+    write: WriteFiles, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shipyard.cli.main import main
+
+    write("m.yml", "name: x\nflavour: 1\nvolume: {size: 1 MB}\n")
+    assert main(["manifest", "validate", "m.yml"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("shipyard: error: m.yml:") for line in err)
+    assert not any("Value error" in line for line in err)
+
+
+def _alias_bomb(levels: int) -> str:
+    """Each level lists the previous one nine times: 9**levels values from a few bytes."""
+    lines = ["name: x", "x-0: &l0 [a, b, c, d, e, f, g, h, i]"]
+    for level in range(1, levels + 1):
+        lines.append(f"x-{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(write: WriteFiles) -> None:
+    write("m.yml", _alias_bomb(6))
+    with pytest.raises(ManifestError) as caught:
+        load_manifest("m.yml")
+    assert str(caught.value) == (
+        "m.yml:6: x-4.0: aliases expand to more than 10000 values, far more than a manifest "
+        "needs; nest fewer aliases"
+    )
+
+
+def test_aliases_a_manifest_really_uses_are_fine(write: WriteFiles) -> None:
+    write(
+        "m.yml",
+        "name: &n web\nflavour: *n\nx-pkgs: &p [htop, curl]\n"
+        "packages: {include: *p}\nsystem: &s {hostname: *n}\n",
+    )
+    with pytest.raises(ManifestError, match=r"^m\.yml:3: x-pkgs: unknown key"):
+        load_manifest("m.yml")
+    write("m.yml", "name: &n web\nflavour: *n\nsystem: {hostname: *n}\n")
+    assert load_manifest("m.yml").manifest.system.hostname == "web"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nx: &a [*a]\n", "m.yml:2: x.0: an alias refers to the anchor that contains it"),
+        (
+            "name: x\nsystem: &s {hostname: h, more: *s}\n",
+            "m.yml:2: system.more: an alias refers to the anchor that contains it",
+        ),
+        (
+            "name: x\nsystem: &s {<<: *s}\n",
+            "m.yml:2: system: an alias refers to the anchor that contains it",
+        ),
+    ],
+    ids=["list", "mapping", "merge key"],
+)
+def test_a_recursive_anchor_is_one_sentence(write: WriteFiles, text: str, expected: str) -> None:
+    write("m.yml", text)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest("m.yml")
+    assert str(caught.value).startswith(expected)
+    assert str(caught.value).endswith("anchors cannot hold themselves")
+
+
+@pytest.mark.parametrize("levels", [60, 5000])
+def test_deep_nesting_is_one_sentence(write: WriteFiles, levels: int) -> None:
+    write("m.yml", "name: x\ndescription: " + "[" * levels + "]" * levels + "\n")
+    with pytest.raises(ManifestError, match=r"values nest deeper than 50 levels"):
         load_manifest("m.yml")

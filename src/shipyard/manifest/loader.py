@@ -17,7 +17,7 @@ from typing import Any
 from shipyard.manifest.extends import load_chain
 from shipyard.manifest.locations import Locations, error_for
 from shipyard.manifest.overrides import apply_overrides
-from shipyard.manifest.schema import Manifest
+from shipyard.manifest.schema import AnsibleStep, Manifest
 from shipyard.manifest.schema_json import manifest_json_schema
 from shipyard.manifest.sources import check_sources, resolve_sources
 from shipyard.manifest.validation import validate
@@ -48,6 +48,7 @@ def load_manifest(path: str | Path, overrides: Sequence[str] = ()) -> LoadedMani
     written = resolve_sources(data, locations)
     manifest = validate(data, locations)
     _check_templates(manifest, locations)
+    _check_ansible_python(manifest, locations)
     sources = check_sources(manifest, locations, written)
     resolved = manifest.model_dump(mode="json")
     return LoadedManifest(
@@ -76,6 +77,31 @@ def _check_templates(manifest: Manifest, locations: Locations) -> None:
         problem = template_problem(getattr(manifest, key))
         if problem:
             raise error_for(locations, (key,), problem)
+
+
+def _check_ansible_python(manifest: Manifest, locations: Locations) -> None:
+    """Ansible's modules run on python3 inside the image: say so before anything is built."""
+    for index, first_boot in enumerate(manifest.bootstrap):
+        if isinstance(first_boot, AnsibleStep) and manifest.agent != "shipyard":
+            raise error_for(
+                locations,
+                ("bootstrap", index, "ansible"),
+                f"first-boot Ansible is run by the shipyard agent; this image has"
+                f" agent: {manifest.agent}",
+            )
+    if manifest.agent != "none":
+        return  # the shipyard agent and cloud-init both bring python3
+    included = {name.split("=")[0].split(":")[0] for name in manifest.packages.include}
+    if included & {"python3", "python3-minimal"}:
+        return
+    for index, step in enumerate(manifest.provision):
+        if isinstance(step, AnsibleStep):
+            raise error_for(
+                locations,
+                ("provision", index, "ansible"),
+                "Ansible needs python3 in the image, and nothing installs it with agent: none;"
+                " add python3 to packages.include",
+            )
 
 
 def _portable(value: Any, base: Path) -> Any:

@@ -36,8 +36,6 @@ RELEASES: dict[str, str] = {
     "sid": "unstable",
 }
 ARCHITECTURES = ("amd64", "arm64")
-FORMATS = ("raw", "qcow2", "vmdk", "vhd")
-BOOT_MODES = ("uefi", "bios")
 AGENTS = ("shipyard", "cloud-init", "none")
 
 Size = Annotated[
@@ -134,6 +132,12 @@ class Volume(Model):
     size: Size = 2 * 1024**3
     filesystem: Literal["ext4"] = "ext4"
     boot: tuple[Literal["uefi", "bios"], ...] = ("uefi", "bios")
+    id_seed: str | None = Field(
+        default=None,
+        max_length=200,
+        description="derive the GPT GUIDs, filesystem UUIDs, FAT serial and ext4 hash seed "
+        "from this string (by default from the manifest's digest)",
+    )
 
     @field_validator("size")
     @classmethod
@@ -210,11 +214,55 @@ class FileStep(Model):
     file: FileSpec
 
 
-STEP_KINDS: dict[str, type[Model]] = {"shell": ShellStep, "script": ScriptStep, "file": FileStep}
+_TAG = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class AnsibleSpec(Model):
+    """A playbook Ansible runs on the build host against the image root.
+
+    Paths are relative to the manifest that names them. ``vars`` reach the playbook as
+    extra vars, through a file, never on a command line.
+    """
+
+    playbook: Path
+    roles_path: tuple[Path, ...] = ()
+    collections_path: tuple[Path, ...] = ()
+    vars: dict[str, Any] = {}
+    vars_files: tuple[Path, ...] = ()
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+
+    @field_validator("tags", "skip_tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in value:
+            if not _TAG.match(tag):
+                raise ValueError(f"{tag!r} is not a tag (letters, digits, _ . -)")
+        return value
+
+    @field_validator("vars")
+    @classmethod
+    def _var_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(name)):
+                raise ValueError(f"{name!r} is not a variable name (letters, digits and _)")
+        return value
+
+
+class AnsibleStep(Model):
+    ansible: AnsibleSpec
+
+
+STEP_KINDS: dict[str, type[Model]] = {
+    "shell": ShellStep,
+    "script": ScriptStep,
+    "file": FileStep,
+    "ansible": AnsibleStep,
+}
 
 
 def step_kind(value: Any) -> str | None:
-    """Which kind of step ``value`` is: the one step key it has (shell, script or file)."""
+    """Which kind of step ``value`` is: the one step key it has (shell, script, ...)."""
     if isinstance(value, dict):
         kinds = [kind for kind in STEP_KINDS if kind in value]
         return kinds[0] if len(kinds) == 1 else None
@@ -228,11 +276,14 @@ def step_kind(value: Any) -> str | None:
 ProvisionStep = Annotated[
     Annotated[ShellStep, Tag("shell")]
     | Annotated[ScriptStep, Tag("script")]
-    | Annotated[FileStep, Tag("file")],
+    | Annotated[FileStep, Tag("file")]
+    | Annotated[AnsibleStep, Tag("ansible")],
     Discriminator(step_kind),
 ]
 BootstrapStep = Annotated[
-    Annotated[ShellStep, Tag("shell")] | Annotated[ScriptStep, Tag("script")],
+    Annotated[ShellStep, Tag("shell")]
+    | Annotated[ScriptStep, Tag("script")]
+    | Annotated[AnsibleStep, Tag("ansible")],
     Discriminator(step_kind),
 ]
 
@@ -385,6 +436,19 @@ class Manifest(Model):
     formats: tuple[Literal["raw", "qcow2", "vmdk", "vhd"], ...] = ("raw",)
     publish: tuple[PublishTarget, ...] = ()
     provider: Ec2Provider | None = None
+    # Off by default: a manifest from elsewhere must not pull the build host's files
+    # (../../etc/shadow, a link out of its folder) into an image.
+    source_date_epoch: int | None = Field(
+        default=None,
+        ge=0,
+        description="the time (seconds since 1970) no file in the image is newer than; by "
+        "default the newest Debian changelog among the installed packages",
+    )
+    allow_sources_outside: bool = Field(
+        default=False,
+        description="let script and file sources lie outside the folder of the manifest "
+        "that names them (by default they must be inside it, links resolved)",
+    )
 
     @field_validator("flavour")
     @classmethod

@@ -8,18 +8,17 @@ UNITS = {
     "": 1,
     "B": 1,
     "K": 1024,
-    "KB": 1000,
     "KIB": 1024,
     "M": 1024**2,
-    "MB": 1000**2,
     "MIB": 1024**2,
     "G": 1024**3,
-    "GB": 1000**3,
     "GIB": 1024**3,
     "T": 1024**4,
-    "TB": 1000**4,
     "TIB": 1024**4,
 }
+# Refused: "2 GB" means 2,000,000,000 bytes to some and 2 GiB to others, and a disk of
+# decimal size is not a whole number of MiB, which partitions and EBS volumes want.
+DECIMAL_UNITS = {"KB": "KiB", "MB": "MiB", "GB": "GiB", "TB": "TiB"}
 
 _KINDS: dict[type, str] = {type(None): "nothing (null)", list: "a list", dict: "a mapping"}
 
@@ -27,7 +26,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
 def parse_size(value: object) -> int:
-    """Bytes in ``value``; bare numbers are bytes, M/G/T without ``B`` are binary units.
+    """Bytes in ``value``; bare numbers are bytes, K/M/G/T are binary, KB/MB/GB/TB refused.
 
     Raises ValueError with a message that says what is accepted.
     """
@@ -44,6 +43,12 @@ def parse_size(value: object) -> int:
     if not match:
         raise ValueError(f"{value!r} is not a size; use a number and a unit such as 2GiB or 512MiB")
     number, unit = match.groups()
+    if unit.upper() in DECIMAL_UNITS:
+        binary = DECIMAL_UNITS[unit.upper()]
+        raise ValueError(
+            f"{value!r} is not a size: {unit} is ambiguous (decimal or binary); "
+            f"write {number}{binary} for binary units"
+        )
     factor = UNITS.get(unit.upper())
     if factor is None:
         raise ValueError(

@@ -26,8 +26,8 @@ from shipyard.manifest.schema import STEP_KINDS, Manifest
 
 # Kinds of step each list takes, in the order messages name them.
 STEP_LISTS: dict[str, tuple[str, ...]] = {
-    "provision": ("shell", "script", "file"),
-    "bootstrap": ("shell", "script"),
+    "provision": ("shell", "script", "file", "ansible"),
+    "bootstrap": ("shell", "script", "ansible"),
 }
 # Lists of tagged unions: pydantic puts the member's tag into an error's location
 # right after the list index; these map the tag back to the model it chose.
@@ -62,8 +62,9 @@ _NOUNS: dict[str, str] = {
 }
 
 
-def check_steps(data: dict[str, Any], locations: Locations) -> None:
+def step_errors(data: dict[str, Any], locations: Locations) -> dict[KeyPath, ManifestError]:
     """Each provision/bootstrap step must be a mapping with exactly one kind of step key."""
+    found: dict[KeyPath, ManifestError] = {}
     for section, kinds in STEP_LISTS.items():
         steps = data.get(section)
         if not isinstance(steps, list):
@@ -71,9 +72,9 @@ def check_steps(data: dict[str, Any], locations: Locations) -> None:
         for index, step in enumerate(steps):
             problem = _step_problem(section, kinds, step)
             if problem:
-                raise error_at(
-                    _step_location(locations, (section, index)), (section, index), problem
-                )
+                where = (section, index)
+                found[where] = error_at(_step_location(locations, where), where, problem)
+    return found
 
 
 def _step_location(locations: Locations, step: KeyPath) -> Location | None:
@@ -96,7 +97,7 @@ def _step_problem(section: str, kinds: tuple[str, ...], step: Any) -> str | None
     if present:
         return None
     if section == "bootstrap" and "file" in step:
-        return "bootstrap steps are shell or script; put file steps in provision"
+        return "bootstrap steps are shell, script or ansible; put file steps in provision"
     for key in step:
         close = difflib.get_close_matches(str(key), kinds, n=1)
         if close:
@@ -110,15 +111,42 @@ def _either(names: tuple[str, ...] | list[str]) -> str:
 
 
 def validate(data: dict[str, Any], locations: Locations) -> Manifest:
-    """The frozen Manifest of ``data``; the first problem raises a located ManifestError."""
-    check_steps(data, locations)
+    """The frozen Manifest of ``data``; mistakes raise one ManifestError naming all of them.
+
+    Each mistake is one located sentence, in the order of the file's lines.
+    """
+    steps = step_errors(data, locations)
     try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        # A misspelt key also makes the key it meant "missing": report the cause.
-        errors.sort(key=lambda error: error["type"] != "extra_forbidden")
-        raise _translate(errors[0], locations) from None
+        errors = _causes(exc.errors(include_url=False))
+        # A broken step also fails its tagged union: the step's own sentence says it better.
+        found = [*steps.values()]
+        found += [
+            _translate(e, locations) for e in errors if _key_path(tuple(e["loc"]))[:2] not in steps
+        ]
+        raise _combined(found) from None
+    if steps:
+        raise _combined([*steps.values()])
+    return manifest
+
+
+def _causes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Without the "missing" errors that a misspelt key beside them explains."""
+    misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
+    return [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)]
+
+
+def _combined(errors: list[ManifestError]) -> ManifestError:
+    """One error holding every distinct sentence, in the order of the file's lines."""
+    unique = sorted(dict.fromkeys(error.message for error in errors), key=_place)
+    return ManifestError(unique[0], more=tuple(unique[1:]))
+
+
+def _place(message: str) -> tuple[str, int]:
+    """``FILE:LINE: ...`` → (FILE, LINE); sentences without a line (--set) come last."""
+    match = re.match(r"(.*?):(\d+): ", message)
+    return (match.group(1), int(match.group(2))) if match else ("\uffff", 0)
 
 
 def _translate(error: ErrorDetails, locations: Locations) -> ManifestError:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from shipyard.errors import ManifestError
-from shipyard.manifest.locations import KeyPath, Location, Locations, describe_type, dotted
+from shipyard.manifest.locations import (
+    KeyPath,
+    Location,
+    Locations,
+    describe_type,
+    dotted,
+    error_for,
+)
+from shipyard.manifest.schema import Manifest
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _INT_TAG = "tag:yaml.org,2002:int"
+_YAML_SUFFIXES = (".yml", ".yaml")
+# Values that aliases may add by repeating what their anchor holds. Each level of nested
+# aliases multiplies the values, so 322 bytes nested 6 deep made half a million of them
+# (3.3 s, 276 MB); a real manifest repeats a few dozen.
+ALIAS_BUDGET = 10_000
+# A manifest nests about 5 levels; Python's recursion gives out near a few hundred.
+MAX_DEPTH = 50
 
 
 def read_yaml(path: Path, display: str) -> tuple[dict[str, Any], Locations]:
@@ -20,6 +37,10 @@ def read_yaml(path: Path, display: str) -> tuple[dict[str, Any], Locations]:
     ``display`` is how messages name the file. Raises ManifestError for a missing or
     unreadable file, a syntax error, an empty file, a top level that is not a mapping,
     a duplicate key or a key that is not a string.
+
+    ``extends`` can name any file, /etc/shadow too, so nothing of a file's text is
+    quoted until it looks like a manifest: a top-level key of one, and for syntax errors
+    a name ending in .yml or .yaml.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -34,7 +55,7 @@ def read_yaml(path: Path, display: str) -> tuple[dict[str, Any], Locations]:
     except OSError as exc:
         raise ManifestError(f"{display}: cannot be read ({exc.strerror})") from None
 
-    root = _compose(text, display)
+    root = _compose(text, display, details=path.name.endswith(_YAML_SUFFIXES))
     if root is None:
         raise ManifestError(
             f"{display}:1: the manifest is empty; expected a mapping of keys such as "
@@ -44,18 +65,44 @@ def read_yaml(path: Path, display: str) -> tuple[dict[str, Any], Locations]:
         raise ManifestError(
             f"{display}:{root.start_mark.line + 1}: the top level of a manifest must be a "
             f"mapping of keys such as name, system and packages, not "
-            f"{describe_type(_Walker(path, display).value(root, ()))}"
+            f"{_describe_node(root)}"
+        )
+    if not _has_manifest_key(root):
+        raise ManifestError(
+            f"{display}: is not a Shipyard manifest: none of its top-level keys is one of "
+            f"{', '.join(Manifest.model_fields)}"
         )
     walker = _Walker(path, display)
     data = walker.value(root, ())
     return data, walker.locations
 
 
-def _compose(text: str, display: str) -> yaml.Node | None:
+def _has_manifest_key(root: yaml.MappingNode) -> bool:
+    for key_node, _ in root.value:
+        if key_node.tag == _MERGE_TAG:
+            return True
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value in Manifest.model_fields:
+            return True
+    return False
+
+
+def _describe_node(node: yaml.Node) -> str:
+    """What ``node`` is, without building it (which could quote the file's text)."""
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    try:
+        value = yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError):
+        return "a string"
+    return describe_type(value)
+
+
+def _compose(text: str, display: str, *, details: bool) -> yaml.Node | None:
     """The node tree of ``text``: libyaml when present (fast), PyYAML's own otherwise.
 
     On a syntax error the pure-Python parser runs again, so that messages read the same
-    with or without libyaml.
+    with or without libyaml. Without ``details`` a syntax error names only its line: the
+    parser's words can quote the text (an undefined alias's name).
     """
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
@@ -72,9 +119,22 @@ def _compose(text: str, display: str) -> yaml.Node | None:
         node = loader.get_single_node()
         return node
     except yaml.MarkedYAMLError as exc:
+        if not details:
+            mark = exc.problem_mark or exc.context_mark
+            line = f":{mark.line + 1}" if mark else ""
+            raise ManifestError(
+                f"{display}{line}: is not a manifest: it is not valid YAML (details are shown "
+                "for files named .yml or .yaml)"
+            ) from None
         raise _syntax_error(display, exc) from None
     except yaml.YAMLError as exc:
-        raise ManifestError(f"{display}: is not valid YAML ({_one_line(str(exc))})") from None
+        problem = f" ({_one_line(str(exc))})" if details else ""
+        raise ManifestError(f"{display}: is not valid YAML{problem}") from None
+    except RecursionError:
+        # libyaml refuses such nesting; PyYAML's composer recurses once per level.
+        raise ManifestError(
+            f"{display}: values nest deeper than {MAX_DEPTH} levels; a manifest needs a few"
+        ) from None
     finally:
         loader.dispose()
 
@@ -104,6 +164,11 @@ class _Walker:
         self.path = path
         self.display = display
         self.locations: Locations = {}
+        self._seen: set[int] = set()  # nodes built once: meeting one again is an alias
+        self._open: set[int] = set()  # nodes being built: meeting one is a recursive alias
+        self._in_alias = 0
+        self._from_aliases = 0
+        self._outer_alias: KeyPath = ()
         # Scalars are built by PyYAML's own safe constructor, so YAML 1.1 typing holds.
         self._constructor = yaml.SafeLoader("")
 
@@ -114,14 +179,58 @@ class _Walker:
         prefix = f"{self.where(node)}: {dotted(path)}: " if path else f"{self.where(node)}: "
         return ManifestError(prefix + problem)
 
+    @contextlib.contextmanager
+    def building(self, node: yaml.Node, path: KeyPath) -> Iterator[None]:
+        """Count the values aliases add; refuse a recursive alias and an alias bomb."""
+        if len(path) > MAX_DEPTH:
+            raise self.fail(
+                node,
+                path[:1],
+                f"values nest deeper than {MAX_DEPTH} levels; a manifest needs a few",
+            )
+        key = id(node)
+        if key in self._open:
+            raise self.fail(
+                node,
+                path,
+                "an alias refers to the anchor that contains it; anchors cannot hold themselves",
+            )
+        repeated = key in self._seen
+        if repeated and not self._in_alias:
+            self._outer_alias = path
+        self._in_alias += repeated
+        if self._in_alias:
+            self._from_aliases += 1
+            if self._from_aliases > ALIAS_BUDGET:
+                raise error_for(
+                    self.locations,
+                    self._outer_alias,
+                    f"aliases expand to more than {ALIAS_BUDGET} values, far more than a "
+                    "manifest needs; nest fewer aliases",
+                )
+        self._seen.add(key)
+        self._open.add(key)
+        try:
+            yield
+        finally:
+            self._open.discard(key)
+            self._in_alias -= repeated
+
     def value(self, node: yaml.Node, path: KeyPath) -> Any:
+        with self.building(node, path):
+            return self._value(node, path)
+
+    def _value(self, node: yaml.Node, path: KeyPath) -> Any:
         self.locations.setdefault(path, self.where(node))
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             items = []
             for index, item in enumerate(node.value):
-                self.locations[(*path, index)] = self.where(item)
+                # An alias is the very node of its anchor: only its list knows where it is.
+                self.locations[(*path, index)] = self.where(
+                    node if id(item) in self._seen else item
+                )
                 items.append(self.value(item, (*path, index)))
             return items
         if path[-1:] == ("mode",) and node.tag == _INT_TAG:
@@ -164,7 +273,9 @@ class _Walker:
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
                 raise self.fail(source, path, "a YAML merge key (<<) must name a mapping")
-            for key, value in self.mapping(source, path).items():
+            with self.building(source, path):
+                items = self.mapping(source, path)
+            for key, value in items.items():
                 result.setdefault(key, value)
         return result
 
