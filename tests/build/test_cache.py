@@ -9,28 +9,11 @@ import pytest
 
 from shipyard.build.bootstrap import base_inputs
 from shipyard.build.cache import Cache, cache_key
-from shipyard.build.context import BuildContext
-from shipyard.cleanup import Cleanup
 from shipyard.manifest.schema import Manifest
 
 
-def _ctx(tmp_path: Path, **manifest: object) -> BuildContext:
-    return BuildContext(
-        manifest=Manifest.model_validate({"agent": "none", **manifest}),
-        manifest_path=tmp_path / "m.yml",
-        manifest_sha256="0" * 64,
-        build_id="b",
-        name="n",
-        build_dir=tmp_path,
-        work_dir=tmp_path,
-        cache=Cache(tmp_path / "cache"),
-        cleanup=Cleanup(),
-        log_file=tmp_path / "log",
-    )
-
-
 def _key(tmp_path: Path, **manifest: object) -> str:
-    return cache_key(base_inputs(_ctx(tmp_path, **manifest)))
+    return cache_key(base_inputs(Manifest.model_validate({"agent": "none", **manifest})))
 
 
 def test_same_inputs_same_key(tmp_path: Path) -> None:

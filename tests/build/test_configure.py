@@ -1,4 +1,4 @@
-"""The configure stage's file work, on a bare directory standing in for the image root."""
+"""The configure and finalize stages' file work, on a bare directory standing in for the root."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from shipyard.build.cache import Cache
 from shipyard.build.configure import (
     configure_apt,
     configure_fstab,
+    configure_grub,
     configure_hostname,
     configure_network,
     configure_timezone,
 )
 from shipyard.build.context import BuildContext
+from shipyard.build.finalize import clean_root
 from shipyard.cleanup import Cleanup
 from shipyard.disk.layout import plan_layout
 from shipyard.errors import BuildError
@@ -34,9 +36,9 @@ def _ctx(tmp_path: Path, **manifest: object) -> BuildContext:
         cache=Cache(tmp_path / "cache"),
         cleanup=Cleanup(),
         log_file=tmp_path / "log",
+        layout=plan_layout(m.volume.size, m.volume.boot),
     )
     (ctx.root / "etc").mkdir(parents=True)
-    ctx.layout = plan_layout(m.volume.size, m.volume.boot)
     return ctx
 
 
@@ -73,7 +75,6 @@ def test_fstab_without_uefi_has_no_esp(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, volume={"boot": ["bios"]})
     configure_fstab(ctx)
     fstab = ctx.in_root("/etc/fstab").read_text()
-    assert ctx.layout is not None
     assert f"UUID={ctx.layout.root_fs_uuid}\t/\text4" in fstab
     assert "/boot/efi" not in fstab
 
@@ -108,3 +109,17 @@ def test_apt_sources_follow_the_manifest_mirror(tmp_path: Path) -> None:
     sources = ctx.in_root("/etc/apt/sources.list.d/debian.sources").read_text()
     assert "URIs: http://mirror.example/debian\nSuites: trixie trixie-updates" in sources
     assert "Suites: trixie-security\nComponents: main contrib" in sources
+
+
+def test_grub_cfg_is_in_the_root_before_finalize_and_survives_it(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    configure_grub(ctx)
+    keys = ctx.in_root("/etc/ssh")
+    keys.mkdir()
+    for name in ("ssh_host_ed25519_key", "ssh_host_ed25519_key.pub", "sshd_config"):
+        (keys / name).write_text("x")
+    (ctx.in_root("/var/lib/dbus")).mkdir(parents=True)
+    clean_root(ctx)
+    grub = ctx.in_root("/boot/grub/grub.cfg").read_text()
+    assert f"root=UUID={ctx.layout.root_fs_uuid}" in grub
+    assert sorted(p.name for p in keys.iterdir()) == ["sshd_config"]

@@ -88,7 +88,7 @@ def test_inspect_of_something_that_is_not_a_build(
 ) -> None:
     assert main(["inspect", str(tmp_path)]) != 0
     assert "not a build directory" in capsys.readouterr().err
-    assert main(["inspect", str(tmp_path / "nope")]) != 0
+    assert main(["inspect", str(tmp_path / "nope")]) == 4  # not found
     assert "no such build directory" in capsys.readouterr().err
 
 

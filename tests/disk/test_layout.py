@@ -54,6 +54,18 @@ def test_every_layout_gets_fresh_identifiers() -> None:
     assert len(a.esp_fs_uuid) == 9 and a.esp_fs_uuid[4] == "-"
 
 
+def test_a_seed_gives_the_same_identifiers_and_another_seed_others() -> None:
+    a = plan_layout(1024**3, ("uefi", "bios"), seed="manifest-digest")
+    b = plan_layout(1024**3, ("uefi", "bios"), seed="manifest-digest")
+    c = plan_layout(1024**3, ("uefi", "bios"), seed="another")
+    assert a == b
+    ids = lambda x: [x.disk_guid, x.root_fs_uuid, x.esp_volume_id, x.root_hash_seed,  # noqa: E731
+                     *(p.uuid for p in x.partitions)]  # fmt: skip
+    assert not set(ids(a)) & set(ids(c))
+    assert len(set(ids(a))) == len(ids(a))  # no two alike within a disk
+    assert all(int(v, 16) >= 0 for v in [a.esp_volume_id]) and len(a.esp_volume_id) == 8
+
+
 def test_sfdisk_writes_what_was_planned(tmp_path: Path) -> None:
     image = tmp_path / "disk.raw"
     layout = plan_layout(1024**3, ("uefi", "bios"), "amd64")

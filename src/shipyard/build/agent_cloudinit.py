@@ -66,6 +66,8 @@ def install(ctx: BuildContext) -> None:
             body = step.script.read_text()
             if not body.startswith("#!"):
                 body = "#!/bin/sh\n" + body
+        else:
+            continue  # first-boot Ansible needs the shipyard agent; the manifest says so
         path = scripts / f"{index:02d}-shipyard-bootstrap"
         path.write_text(body)
         path.chmod(0o700)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from shipyard.build.cache import cache_key
 from shipyard.build.chroot import ISOLATED
-from shipyard.build.context import BuildContext
+from shipyard.build.context import BaseSystem, BuildContext
 from shipyard.build.packages import apt_sources, package_set
 from shipyard.build.rootfs import mount_root
 from shipyard.errors import BuildError
+from shipyard.manifest.schema import Manifest
 from shipyard.proc import run
 
 log = logging.getLogger("shipyard.build")
@@ -29,9 +30,8 @@ DOC_EXCLUDES = (
 )
 
 
-def base_inputs(ctx: BuildContext) -> dict[str, object]:
+def base_inputs(m: Manifest) -> dict[str, object]:
     """Everything that determines the bootstrapped tree (its cache key's inputs)."""
-    m = ctx.manifest
     return {
         "release": m.system.release,
         "architecture": m.system.architecture,
@@ -40,30 +40,46 @@ def base_inputs(ctx: BuildContext) -> dict[str, object]:
         "packages": list(package_set(m)),
         "exclude": sorted(m.packages.exclude),
         "docs": m.packages.docs,
+        "hooks": [INITRAMFS_AGAIN],
     }
 
 
-def bootstrap_root(ctx: BuildContext) -> None:
+def bootstrap_root(ctx: BuildContext) -> BaseSystem:
     """Make ``ctx.root`` the base system, bootstrapping it only when no cached base fits."""
-    key = cache_key(base_inputs(ctx))
-    ctx.base_key = key
+    key = cache_key(base_inputs(ctx.manifest))
     with ctx.cache.lock(f"base-{key}"):
         base = ctx.cache.fresh_base(key) if ctx.use_cache else None
+        reused = base is not None
         if base is not None:
             log.info("bootstrap: reusing cached base %s", key)
-            ctx.base_cached = True
         else:
             ctx.cache.remove_stale_trees()
             tree = ctx.cache.new_base_dir(key, ctx.build_id)
             ctx.cleanup.register(f"remove {tree}", lambda: shutil.rmtree(tree, True), always=True)
-            _mmdebstrap(ctx, tree)
-            meta = {"mmdebstrap": ctx.tools["mmdebstrap"], "build_id": ctx.build_id}
-            base = ctx.cache.install_base(key, tree, meta)
-    ctx.tools["mmdebstrap"] = ctx.cache.read_base_meta(key).get("mmdebstrap", "unknown")
+            version = _mmdebstrap(ctx, tree)
+            base = ctx.cache.install_base(
+                key, tree, {"mmdebstrap": version, "build_id": ctx.build_id}
+            )
+    mmdebstrap = ctx.cache.read_base_meta(key).get("mmdebstrap", "unknown")
     mount_root(ctx, base)
+    return BaseSystem(key=key, reused=reused, mmdebstrap=str(mmdebstrap))
 
 
-def _mmdebstrap(ctx: BuildContext, target: Path) -> None:
+# The kernel's postinst made the initramfs with the files' install times inside; made
+# again dated like the rest of the image (the packages' own newest date, as
+# reproducible.source_date_epoch finds it), the same packages give the same initramfs.
+INITRAMFS_AGAIN = (
+    "--customize-hook="
+    'if [ -x "$1"/usr/sbin/update-initramfs ]; then '
+    'SOURCE_DATE_EPOCH=$(find "$1"/usr/share/doc -maxdepth 2 '
+    "\\( -name changelog.Debian.gz -o -name copyright \\) -printf '%T@\\n' "
+    "| sort -n | tail -n 1 | cut -d. -f1) "
+    'chroot "$1" update-initramfs -u -k all; fi'
+)
+
+
+def _mmdebstrap(ctx: BuildContext, target: Path) -> str:
+    """Bootstrap ``target``; returns the version of mmdebstrap that did it."""
     m = ctx.manifest
     debs = ctx.cache.debs(m.system.release, m.system.architecture)
     downloaded = ctx.work_dir / "downloaded-debs"
@@ -92,13 +108,15 @@ def _mmdebstrap(ctx: BuildContext, target: Path) -> None:
         argv.append(
             f'--customize-hook=chroot "$1" apt-get purge -y --allow-remove-essential {names}'
         )
+    argv.append(INITRAMFS_AGAIN)
     argv += [m.system.release, str(target), *apt_sources(m)]
-    ctx.tools["mmdebstrap"] = _mmdebstrap_version()
+    version = _mmdebstrap_version()
     try:
         run(argv, error=BuildError, what="mmdebstrap", log_file=ctx.log_file)
     finally:
         ctx.cache.adopt_debs(downloaded, m.system.release, m.system.architecture)
         shutil.rmtree(downloaded, ignore_errors=True)
+    return version
 
 
 def _mmdebstrap_version() -> str:

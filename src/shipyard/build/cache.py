@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shipyard import paths
 from shipyard.errors import CacheError
+from shipyard.files import write_atomic
 
 # Bumped when the way a base tree is made changes, so old bases are not reused.
 BASE_RECIPE_VERSION = 5
@@ -40,8 +42,7 @@ def default_cache_dir() -> Path:
     explicit = os.environ.get("SHIPYARD_CACHE")
     if explicit:
         return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "shipyard"
+    return paths.cache_dir()
 
 
 def cache_key(inputs: dict[str, Any]) -> str:
@@ -94,9 +95,7 @@ class Cache:
         if target.exists():
             target.rename(target.with_name(f".old-{key}-{time.time_ns()}"))
         tree.rename(target)
-        tmp = self.base_meta(key).with_suffix(f".{os.getpid()}")
-        tmp.write_text(json.dumps(meta) + "\n")
-        tmp.replace(self.base_meta(key))
+        write_atomic(self.base_meta(key), json.dumps(meta) + "\n")
         return target
 
     def remove_stale_trees(self) -> None:

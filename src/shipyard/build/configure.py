@@ -10,6 +10,7 @@ from shipyard.build.chroot import run_in_root
 from shipyard.build.context import BuildContext
 from shipyard.build.packages import PLAIN_LOCALES, PLAIN_TIMEZONES, deb822_sources
 from shipyard.build.units import MASKED, UNITS, enable_unit, mask_unit
+from shipyard.disk.grub import grub_cfg
 from shipyard.errors import BuildError
 
 
@@ -22,6 +23,7 @@ def configure_system(ctx: BuildContext) -> None:
     configure_apt(ctx)
     configure_user(ctx)
     configure_ssh(ctx)
+    configure_grub(ctx)
     install_boot_units(ctx)
     write_image_info(ctx)
 
@@ -49,7 +51,6 @@ def configure_hostname(ctx: BuildContext) -> None:
 
 
 def configure_fstab(ctx: BuildContext) -> None:
-    assert ctx.layout is not None
     lines = [
         "# <file system> <mount point> <type> <options> <dump> <pass>",
         f"UUID={ctx.layout.root_fs_uuid}\t/\text4\tdefaults,discard,errors=remount-ro\t0\t1",
@@ -130,13 +131,11 @@ def configure_ssh(ctx: BuildContext) -> None:
         "PermitRootLogin no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "PubkeyAuthentication yes\nUseDNS no\n",
     )
-    remove_host_keys(ctx)
 
 
-def remove_host_keys(ctx: BuildContext) -> None:
-    """Every instance makes its own SSH host keys at first boot; none ship in the image."""
-    for key in ctx.in_root("/etc/ssh").glob("ssh_host_*"):
-        key.unlink()
+def configure_grub(ctx: BuildContext) -> None:
+    """The boot menu both firmwares read from the root filesystem."""
+    write_file(ctx, "/boot/grub/grub.cfg", grub_cfg(ctx.layout))
 
 
 def install_boot_units(ctx: BuildContext) -> None:
@@ -150,9 +149,10 @@ def install_boot_units(ctx: BuildContext) -> None:
 
 
 def write_image_info(ctx: BuildContext) -> None:
+    # Inputs only, not the build's id or time: the same manifest gives the same file.
     info = {
-        "build_id": ctx.build_id,
-        "name": ctx.name,
+        "manifest_sha256": ctx.manifest_sha256,
+        "flavour": ctx.manifest.flavour,
         "user": ctx.manifest.system.user,
         "release": ctx.manifest.system.release,
         "architecture": ctx.manifest.system.architecture,

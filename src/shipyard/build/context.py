@@ -1,23 +1,30 @@
-"""The mutable state of one build, kept apart from the frozen manifest."""
+"""The state of one build, kept apart from the frozen manifest.
+
+The context holds what is known before the first stage runs (the manifest, the disk
+layout, where things go). What a stage finds out it returns as a frozen result, and the
+orchestrator hands it to whoever needs it: nothing is filled in later.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from shipyard.build.dpkg_status import InstalledPackage
 from shipyard.cleanup import Cleanup
+from shipyard.disk.layout import DiskLayout
 from shipyard.manifest.schema import Manifest
-from shipyard.record import StageTiming
+from shipyard.record import Artifact
 
 if TYPE_CHECKING:
     from shipyard.build.cache import Cache
-    from shipyard.disk.layout import DiskLayout
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildContext:
-    """Everything a stage may read or fill in. Stages are ``verb_noun(ctx)`` functions."""
+    """Everything a stage may read. Stages are ``verb_noun(ctx)`` functions."""
 
     manifest: Manifest
     manifest_path: Path
@@ -29,15 +36,8 @@ class BuildContext:
     cache: Cache
     cleanup: Cleanup
     log_file: Path
+    layout: DiskLayout
     use_cache: bool = True
-    stages: dict[str, StageTiming] = field(default_factory=dict)
-    layout: DiskLayout | None = None
-    packages: dict[str, str] = field(default_factory=dict)
-    kernel: str | None = None
-    base_key: str | None = None
-    base_cached: bool = False
-    tools: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -51,3 +51,37 @@ class BuildContext:
     def in_root(self, path: str) -> Path:
         """Host path of the absolute image path ``path``."""
         return self.root / path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class BaseSystem:
+    """What bootstrap made the root from: the cached base tree and how it was made."""
+
+    key: str  # the base cache key
+    reused: bool  # an existing cached base was used
+    mmdebstrap: str  # the version of mmdebstrap that made it
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    """A file a provision ``file:`` step put in the image."""
+
+    path: str  # absolute, inside the image
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ImageContents:
+    """What finalize found installed in the image."""
+
+    packages: Mapping[str, str]  # name → version, sorted by name
+    kernel: str  # the version /vmlinuz points at
+    installed: tuple[InstalledPackage, ...] = ()  # the same packages, in full
+    added_files: tuple[AddedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """The disk image in every format the manifest asks for, with checksums."""
+
+    formats: Mapping[str, Artifact]

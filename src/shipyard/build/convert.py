@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from shipyard.build.context import BuildContext
+from shipyard.build.context import BuildContext, ImageFiles
 from shipyard.checksum import sha256_file
 from shipyard.errors import BuildError
 from shipyard.proc import run
@@ -22,7 +22,7 @@ CONVERSIONS: dict[str, tuple[str, str, list[str]]] = {
 }
 
 
-def convert_formats(ctx: BuildContext) -> None:
+def convert_formats(ctx: BuildContext) -> ImageFiles:
     wanted = [fmt for fmt in ctx.manifest.formats if fmt != "raw"]
     with ThreadPoolExecutor(max_workers=max(2, len(wanted) + 1)) as pool:
         raw_hash = pool.submit(sha256_file, ctx.raw_image)
@@ -31,7 +31,7 @@ def convert_formats(ctx: BuildContext) -> None:
         for fmt, future in conversions.items():
             path = future.result()
             artifacts[fmt] = _artifact(ctx, fmt, path, sha256_file(path))
-    ctx.extra["formats"] = artifacts
+    return ImageFiles(formats=artifacts)
 
 
 def _convert(ctx: BuildContext, fmt: str) -> Path:
@@ -47,7 +47,6 @@ def _convert(ctx: BuildContext, fmt: str) -> Path:
 
 def _artifact(ctx: BuildContext, fmt: str, path: Path, digest: str) -> Artifact:
     stat = path.stat()
-    assert ctx.layout is not None
     return Artifact(
         format=fmt,
         path=path.name,

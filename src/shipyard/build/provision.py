@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 
+from shipyard.build import inroot
+from shipyard.build.ansible import run_ansible
 from shipyard.build.chroot import run_in_root
 from shipyard.build.context import BuildContext
 from shipyard.errors import BuildError, ToolError
-from shipyard.manifest.schema import FileStep, ScriptStep, ShellStep
+from shipyard.manifest.schema import AnsibleStep, FileStep, ScriptStep, ShellStep
 from shipyard.proc import tail
 
 log = logging.getLogger("shipyard.build")
 
 # Services installed by a step must not start inside the build.
 POLICY_RC_D = "#!/bin/sh\nexit 101\n"
-STEP_DIR = "/run/shipyard-provision"
+POLICY = "/usr/sbin/policy-rc.d"
 
 
 def run_provision(ctx: BuildContext) -> None:
     steps = ctx.manifest.provision
     if not steps:
         return
-    policy = ctx.in_root("/usr/sbin/policy-rc.d")
-    had_policy = policy.exists()
+    # Every write from the host goes through inroot: a step may leave links behind.
+    had_policy = inroot.lexists(ctx.root, POLICY)
     if not had_policy:
-        policy.write_text(POLICY_RC_D)
-        policy.chmod(0o755)
+        inroot.write_text(ctx.root, POLICY, POLICY_RC_D, 0o755)
     try:
         for index, step in enumerate(steps):
             started = time.monotonic()
@@ -36,21 +35,25 @@ def run_provision(ctx: BuildContext) -> None:
             log.info("provision[%d]: done in %.1f s", index, time.monotonic() - started)
     finally:
         if not had_policy:
-            policy.unlink(missing_ok=True)
+            inroot.remove(ctx.root, POLICY)
 
 
-def _run_step(ctx: BuildContext, index: int, step: ShellStep | ScriptStep | FileStep) -> None:
+def _run_step(
+    ctx: BuildContext, index: int, step: ShellStep | ScriptStep | FileStep | AnsibleStep
+) -> None:
     if isinstance(step, FileStep):
         _copy_file(ctx, index, step)
+        return
+    if isinstance(step, AnsibleStep):
+        run_ansible(ctx, index, step.ansible)
         return
     if isinstance(step, ShellStep):
         argv = ["/bin/sh", "-ec", step.shell]
         shown = step.shell
     else:
-        staged = ctx.in_root(f"/tmp/shipyard-step-{index}")
-        shutil.copyfile(step.script, staged)
-        staged.chmod(0o700)
-        argv = [f"/tmp/{staged.name}"]
+        staged = f"/tmp/shipyard-step-{index}"
+        inroot.install_file(ctx.root, staged, step.script, 0o700)
+        argv = [staged]
         shown = str(step.script)
     try:
         result = run_in_root(
@@ -62,7 +65,7 @@ def _run_step(ctx: BuildContext, index: int, step: ShellStep | ScriptStep | File
         )
     finally:
         if isinstance(step, ScriptStep):
-            ctx.in_root(f"/tmp/shipyard-step-{index}").unlink(missing_ok=True)
+            inroot.remove(ctx.root, f"/tmp/shipyard-step-{index}")
     output = (result.stdout + result.stderr).strip()
     with open(ctx.log_file, "a", encoding="utf-8") as fh:
         fh.write(f"--- provision[{index}]: {shown}\n{output}\n")
@@ -75,12 +78,12 @@ def _run_step(ctx: BuildContext, index: int, step: ShellStep | ScriptStep | File
 
 def _copy_file(ctx: BuildContext, index: int, step: FileStep) -> None:
     spec = step.file
-    target = ctx.in_root(spec.destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_dir():
-        raise BuildError(f"provision[{index}]: {spec.destination} is a directory in the image")
-    shutil.copyfile(spec.source, target)
-    os.chmod(target, int(spec.mode, 8))
+    try:
+        # A link at the destination (/etc/localtime is one) is replaced inside the image,
+        # as install(1) would; the host's file it points at is never touched.
+        inroot.install_file(ctx.root, spec.destination, spec.source, int(spec.mode, 8))
+    except BuildError as exc:
+        raise BuildError(f"provision[{index}]: {exc}") from None
     try:
         run_in_root(ctx.root, ["chown", spec.owner, spec.destination])
     except ToolError as exc:

@@ -26,7 +26,8 @@ def make_root_filesystem(image: Path, layout: DiskLayout, tree: Path, log_file: 
             # Lazy init: the image file is sparse, so untouched tables cost nothing;
             # the kernel finishes the work in the background on first mount.
             "-E",
-            f"offset={part.start},lazy_itable_init=1,lazy_journal_init=1",
+            f"offset={part.start},lazy_itable_init=1,lazy_journal_init=1,"
+            f"hash_seed={layout.root_hash_seed}",
             image,
             f"{part.size // 1024}k",
         ],
@@ -42,6 +43,7 @@ def make_esp(image: Path, layout: DiskLayout, files: dict[str, Path], log_file: 
     run(
         [
             "mkfs.fat",
+            "--invariant",  # no build time in the boot sector or the label's entry
             "-F",
             "32",
             "-S",

@@ -7,6 +7,7 @@ always last so that it can grow into a larger disk at first boot.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class DiskLayout:
     root_fs_uuid: str
     root_label: str
     esp_volume_id: str  # FAT volume serial, 8 hex digits: fstab shows it as XXXX-XXXX
+    root_hash_seed: str  # ext4's directory hash seed, a UUID
 
     def find(self, name: str) -> PartitionPlan | None:
         return next((p for p in self.partitions if p.name == name), None)
@@ -73,15 +75,28 @@ class DiskLayout:
         return f"{self.esp_volume_id[:4]}-{self.esp_volume_id[4:]}".upper()
 
 
-def plan_layout(size: int, boot_modes: tuple[str, ...], architecture: str = "amd64") -> DiskLayout:
-    """Lay out a disk of ``size`` bytes (rounded down to whole MiB) for ``boot_modes``."""
+def plan_layout(
+    size: int, boot_modes: tuple[str, ...], architecture: str = "amd64", seed: str | None = None
+) -> DiskLayout:
+    """Lay out a disk of ``size`` bytes (rounded down to whole MiB) for ``boot_modes``.
+
+    With ``seed`` every identifier (GPT GUIDs, filesystem UUID and serial, hash seed) is
+    derived from it, so the same inputs give the same disk; without, they are random.
+    """
     size -= size % MiB
+
+    def _guid(label: str) -> str:
+        if seed is None:
+            return str(uuid.uuid4()).upper()
+        digest = hashlib.sha256(f"{seed}\0{label}".encode()).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4)).upper()
+
     parts: list[PartitionPlan] = []
     offset = FIRST_PARTITION_OFFSET
 
     def add(name: str, type_guid: str, part_size: int) -> None:
         nonlocal offset
-        parts.append(PartitionPlan(len(parts) + 1, name, type_guid, _guid(), offset, part_size))
+        parts.append(PartitionPlan(len(parts) + 1, name, type_guid, _guid(name), offset, part_size))
         offset += part_size
 
     if "bios" in boot_modes:
@@ -97,13 +112,10 @@ def plan_layout(size: int, boot_modes: tuple[str, ...], architecture: str = "amd
     add("root", ROOT_TYPES[architecture], root_size)
     return DiskLayout(
         size=size,
-        disk_guid=_guid(),
+        disk_guid=_guid("disk"),
         partitions=tuple(parts),
-        root_fs_uuid=str(uuid.uuid4()),
+        root_fs_uuid=_guid("root filesystem").lower(),
         root_label="root",
-        esp_volume_id=secrets.token_hex(4).upper(),
+        esp_volume_id=_guid("esp serial")[:8] if seed else secrets.token_hex(4).upper(),
+        root_hash_seed=_guid("root hash seed").lower(),
     )
-
-
-def _guid() -> str:
-    return str(uuid.uuid4()).upper()

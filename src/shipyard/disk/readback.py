@@ -8,7 +8,8 @@ from shipyard.errors import DiskError
 from shipyard.proc import run
 
 
-def _ext4(image: Path, offset: int) -> str:
+def ext4_at(image: Path, offset: int) -> str:
+    """The name e2fsprogs opens for the filesystem at ``offset`` of ``image``."""
     # The unix I/O manager of e2fsprogs takes options after '?'.
     return f"{image}?offset={offset}"
 
@@ -16,7 +17,7 @@ def _ext4(image: Path, offset: int) -> str:
 def read_root_file(image: Path, offset: int, path: str) -> str:
     """The text of ``path`` in the ext4 filesystem at ``offset`` of ``image``."""
     out = run(
-        ["debugfs", "-R", f"cat {path}", _ext4(image, offset)],
+        ["debugfs", "-R", f"cat {path}", ext4_at(image, offset)],
         error=DiskError,
         what=f"read {path} from the image",
     )
@@ -26,12 +27,14 @@ def read_root_file(image: Path, offset: int, path: str) -> str:
 
 
 def root_file_exists(image: Path, offset: int, path: str) -> bool:
-    out = run(["debugfs", "-R", f"stat {path}", _ext4(image, offset)], check=False)
+    out = run(["debugfs", "-R", f"stat {path}", ext4_at(image, offset)], check=False)
     return out.returncode == 0 and "not found" not in out.stderr.lower()
 
 
 def list_root_dir(image: Path, offset: int, path: str) -> list[str]:
-    out = run(["debugfs", "-R", f"ls -p {path}", _ext4(image, offset)], error=DiskError, what="ls")
+    out = run(
+        ["debugfs", "-R", f"ls -p {path}", ext4_at(image, offset)], error=DiskError, what="ls"
+    )
     names = []
     for line in out.stdout.splitlines():
         fields = line.strip("/").split("/")
@@ -42,7 +45,9 @@ def list_root_dir(image: Path, offset: int, path: str) -> list[str]:
 
 def ext4_superblock(image: Path, offset: int) -> dict[str, str]:
     """``dumpe2fs -h`` of the filesystem at ``offset``, as a dict of its fields."""
-    out = run(["dumpe2fs", "-h", _ext4(image, offset)], error=DiskError, what="read the superblock")
+    out = run(
+        ["dumpe2fs", "-h", ext4_at(image, offset)], error=DiskError, what="read the superblock"
+    )
     fields: dict[str, str] = {}
     for line in out.stdout.splitlines():
         key, sep, value = line.partition(":")

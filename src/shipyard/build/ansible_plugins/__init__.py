@@ -1,0 +1,1 @@
+"""Ansible plugins Shipyard ships: ansible-playbook loads them from this folder."""
