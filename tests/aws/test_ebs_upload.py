@@ -12,7 +12,6 @@ from awsloop import BLOCK_SIZE, FaultProxy, clients, owned, read_snapshot, write
 
 from shipyard.aws import ebs
 from shipyard.aws.blocks import candidate_blocks
-from shipyard.aws.retry import RetryBudget
 from shipyard.aws.session import AwsSettings, client, make_session
 from shipyard.errors import AWSError
 
@@ -23,7 +22,7 @@ def upload(url: str, disk: Path, **kwargs: object) -> tuple[str, ebs.UploadStats
     settings = AwsSettings(region="us-east-1", endpoint_url=url)
     session = make_session(settings)
     control = client(session, "ebs", settings)
-    data = client(session, "ebs", settings, max_attempts=1, pool=8)
+    data = ebs.upload_client(session, settings, concurrency=4)
     snapshot_id = ebs.start_snapshot(control, SIZE, description="test", tags={"k": "v"})
     stats = ebs.put_blocks(data, snapshot_id, disk, concurrency=4, **kwargs)  # type: ignore[arg-type]
     ebs.complete_snapshot(control, snapshot_id, stats)
@@ -96,18 +95,28 @@ def test_upload_survives_throttling_503_and_resets(aws: str, tmp_path: Path) -> 
     assert content == disk.read_bytes()
 
 
-def test_a_failing_endpoint_exhausts_the_shared_budget(aws: str, tmp_path: Path) -> None:
+def test_a_failing_endpoint_fails_the_upload_without_trying_every_block(
+    aws: str, tmp_path: Path
+) -> None:
     disk = tmp_path / "disk.raw"
-    write_sparse_disk(disk, size=SIZE, data_blocks=8, zero_blocks=0)
+    write_sparse_disk(disk, size=SIZE, data_blocks=16, zero_blocks=0)
     settings = AwsSettings(region="us-east-1", endpoint_url=aws)
     session = make_session(settings)
     snapshot_id = ebs.start_snapshot(
         client(session, "ebs", settings), SIZE, description="t", tags={}
     )
+    attempts = 3
     with FaultProxy(aws, rate=1.0) as proxy:
         settings_bad = AwsSettings(region="us-east-1", endpoint_url=proxy.url)
-        data = client(make_session(settings_bad), "ebs", settings_bad, max_attempts=1)
-        budget = RetryBudget(5, base=0.001)
-        with pytest.raises(AWSError, match="giving up after 5 retries"):
-            ebs.put_blocks(data, snapshot_id, disk, concurrency=2, budget=budget)
-    assert budget.used == 5
+        data = client(
+            make_session(settings_bad),
+            "ebs",
+            settings_bad,
+            max_attempts=attempts,
+            retry_mode="standard",
+        )
+        with pytest.raises(AWSError, match=r"PutSnapshotBlock of block \d+ failed"):
+            ebs.put_blocks(data, snapshot_id, disk, concurrency=2)
+    # Once one block has given up, the others stop: at most the blocks in flight
+    # (twice the workers) are tried, each at most `attempts` times.
+    assert proxy.operations["PutSnapshotBlock"] <= 2 * 2 * attempts < 16 * attempts

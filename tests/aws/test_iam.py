@@ -26,7 +26,7 @@ def allowed(document: dict[str, object]) -> set[str]:
     return {a for s in statements for a in s["Action"]}
 
 
-@pytest.mark.parametrize("purpose", ["publish", "launch", "all"])
+@pytest.mark.parametrize("purpose", ["publish", "launch", "catalog", "stacks", "all"])
 def test_policy_is_a_valid_document_with_no_wildcard_actions(purpose: str) -> None:
     document = policy(purpose)
     assert document["Version"] == "2012-10-17"
@@ -34,7 +34,16 @@ def test_policy_is_a_valid_document_with_no_wildcard_actions(purpose: str) -> No
     assert actions and all(":" in a and "*" not in a for a in actions)
 
 
-def test_all_is_the_union_of_publish_and_launch() -> None:
-    assert allowed(policy("all")) == allowed(policy("publish")) | allowed(policy("launch"))
+def test_all_is_the_union_of_publish_launch_catalog_and_stacks() -> None:
+    parts = [allowed(policy(p)) for p in ("publish", "launch", "catalog", "stacks")]
+    assert allowed(policy("all")) == set().union(*parts)
     assert "ebs:PutSnapshotBlock" in allowed(policy("publish"))
     assert "ec2:RunInstances" not in allowed(policy("publish"))
+    catalog = allowed(policy("catalog"))
+    assert {"ec2:DescribeLaunchTemplateVersions", "ec2:DeregisterImage"} <= catalog
+    assert {"ec2:DeleteSnapshot", "s3:ListBucket", "s3:DeleteObject"} <= catalog
+
+
+def test_launch_may_grow_an_auto_scaling_group() -> None:
+    launch = allowed(policy("launch"))
+    assert {"autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity"} <= launch

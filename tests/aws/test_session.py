@@ -40,7 +40,9 @@ def test_a_missing_region_is_one_clear_error(aws: str, monkeypatch: pytest.Monke
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(AWSError, match="no AWS region given") as caught:
         make_session(AwsSettings(endpoint_url=aws))
-    assert caught.value.hint and "--region" in caught.value.hint
+    # The CLI shows the setting as its --region flag.
+    assert caught.value.setting == "region"
+    assert caught.value.hint and "AWS_REGION" in caught.value.hint
 
 
 def test_a_missing_profile_is_one_clear_error(aws: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from shipyard.errors import PublishError
 from shipyard.manifest.schema import Ec2Target
 from shipyard.publish import ec2, publish_targets
 from shipyard.record import load
+from shipyard.record_sections import RegionImage
 
 
 def target(url: str, **fields: Any) -> Ec2Target:
@@ -44,7 +46,7 @@ def test_publish_registers_an_ami_with_the_expected_request(aws: str, build: Pat
         {
             "DeviceName": "/dev/xvda",
             "Ebs": {
-                "SnapshotId": result["snapshot_id"],
+                "SnapshotId": result.snapshot_id,
                 "VolumeSize": 1,
                 "VolumeType": "gp3",
                 "DeleteOnTermination": True,
@@ -52,27 +54,28 @@ def test_publish_registers_an_ami_with_the_expected_request(aws: str, build: Pat
         }
     ]
     (complete,) = rec.params("CompleteSnapshot")
-    assert complete["ChangedBlocksCount"] == result["upload"]["blocks_sent"] == 10
+    assert complete["ChangedBlocksCount"] == result.upload.blocks_sent == 10
     assert complete["ChecksumAggregationMethod"] == "LINEAR"
 
     ec2_client, ebs_client = clients(aws)
-    image = ec2_client.describe_images(ImageIds=[result["image_id"]])["Images"][0]
+    image = ec2_client.describe_images(ImageIds=[result.image_id])["Images"][0]
     tags = tags_of(image)
     assert tags[BUILD_TAG] == "20261122-000000-abcd"
     assert tags[MANIFEST_TAG] == "0" * 64
     assert tags["team"] == "images"
-    snapshot = ec2_client.describe_snapshots(SnapshotIds=[result["snapshot_id"]])["Snapshots"][0]
+    snapshot = ec2_client.describe_snapshots(SnapshotIds=[result.snapshot_id])["Snapshots"][0]
     assert tags_of(snapshot)[BUILD_TAG] == "20261122-000000-abcd"
 
     disk = build / "disk.raw"
-    content, _ = read_snapshot(ebs_client, result["snapshot_id"], disk.stat().st_size)
+    content, _ = read_snapshot(ebs_client, result.snapshot_id, disk.stat().st_size)
     assert content == disk.read_bytes()
 
-    entry = load(build).model_extra["publish"][-1]  # type: ignore[index]
-    assert entry["image_id"] == result["image_id"]
-    assert entry["images"] == {
-        REGION: {"image_id": result["image_id"], "snapshot_id": result["snapshot_id"]}
+    entry = load(build).publish[-1]
+    assert entry == result
+    assert entry.images == {
+        REGION: RegionImage(image_id=result.image_id, snapshot_id=result.snapshot_id)
     }
+    assert entry.tags["team"] == "images"
 
 
 def test_boot_mode_follows_the_build(aws: str, tmp_path: Path) -> None:
@@ -88,16 +91,16 @@ def test_copies_to_two_regions_with_launch_permissions(aws: str, build: Path) ->
     result = ec2.publish(
         build, target(aws, copy_to=("eu-west-1", "ap-southeast-2"), share_with=("111122223333",))
     )
-    assert set(result["images"]) == {REGION, "eu-west-1", "ap-southeast-2"}
-    for region, image in result["images"].items():
+    assert set(result.images) == {REGION, "eu-west-1", "ap-southeast-2"}
+    for region, image in result.images.items():
         ec2_client, _ = clients(aws, region)
         found = ec2_client.describe_images(
-            Owners=["self"], Filters=[{"Name": "name", "Values": [result["name"]]}]
+            Owners=["self"], Filters=[{"Name": "name", "Values": [result.name]}]
         )["Images"]
-        assert [i["ImageId"] for i in found] == [image["image_id"]]
+        assert [i["ImageId"] for i in found] == [image.image_id]
         assert tags_of(found[0])[BUILD_TAG] == "20261122-000000-abcd"
         grants = ec2_client.describe_image_attribute(
-            ImageId=image["image_id"], Attribute="launchPermission"
+            ImageId=image.image_id, Attribute="launchPermission"
         )["LaunchPermissions"]
         assert grants == [{"UserId": "111122223333"}]
 
@@ -106,7 +109,7 @@ def test_public_images_are_launchable_by_all(aws: str, build: Path) -> None:
     result = ec2.publish(build, target(aws, public=True))
     ec2_client, _ = clients(aws)
     grants = ec2_client.describe_image_attribute(
-        ImageId=result["image_id"], Attribute="launchPermission"
+        ImageId=result.image_id, Attribute="launchPermission"
     )["LaunchPermissions"]
     assert grants == [{"Group": "all"}]
 
@@ -115,29 +118,29 @@ def test_rerun_reuses_the_ami_and_finishes_missing_copies(aws: str, build: Path)
     first = ec2.publish(build, target(aws))
     rec = Recorder()
     second = ec2.publish(build, target(aws, copy_to=("eu-west-1",)), hooks=rec.hooks)
-    assert second["image_id"] == first["image_id"]
-    assert second["reused"] is True
+    assert second.image_id == first.image_id
+    assert second.reused is True
     assert not rec.params("StartSnapshot") and not rec.params("RegisterImage")
     assert len(rec.params("CopyImage")) == 1
     third = ec2.publish(build, target(aws, copy_to=("eu-west-1",)))
-    assert third["images"] == second["images"]
+    assert third.images == second.images
     images, _ = owned(aws)
     assert len(images) == 1
-    assert len(load(build).model_extra["publish"]) == 3  # type: ignore[index]
+    assert len(load(build).publish) == 3
 
 
 def test_a_foreign_ami_of_the_same_name_is_an_error_unless_forced(aws: str, build: Path) -> None:
     other = make_build(build.parent, build_id="20261121-000000-ffff")
     foreign = ec2.publish(other, target(aws, name="debian-bookworm-test-amd64"))
-    with pytest.raises(PublishError, match=f"already exists in {REGION} .{foreign['image_id']}."):
+    with pytest.raises(PublishError, match=f"already exists in {REGION} .{foreign.image_id}."):
         ec2.publish(build, target(aws))
     _, snapshots = owned(aws)
     assert not [s for s in snapshots if tags_of(s).get(BUILD_TAG) == "20261122-000000-abcd"]
 
     mine = ec2.publish(build, target(aws, force=True))
     images, snapshots = owned(aws)
-    assert [i["ImageId"] for i in images] == [mine["image_id"]]
-    assert foreign["snapshot_id"] not in {s["SnapshotId"] for s in snapshots}
+    assert [i["ImageId"] for i in images] == [mine.image_id]
+    assert foreign.snapshot_id not in {s["SnapshotId"] for s in snapshots}
 
 
 # moto has no image deprecation; the proxy answers it as EC2 does.
@@ -154,13 +157,11 @@ def test_deprecation_is_set_on_every_copy(aws: str, build: Path) -> None:
             build, target(proxy.url, deprecate_in=30, copy_to=("eu-west-1",)), hooks=rec.hooks
         )
     calls = rec.params("EnableImageDeprecation")
-    assert sorted(c["ImageId"] for c in calls) == sorted(
-        i["image_id"] for i in result["images"].values()
-    )
+    assert sorted(c["ImageId"] for c in calls) == sorted(i.image_id for i in result.images.values())
     when = calls[0]["DeprecateAt"]
     days = (when - dt.datetime.now(dt.UTC)).total_seconds() / 86400
     assert 29.9 < days <= 30
-    assert result["deprecate_at"] == when.isoformat().replace("+00:00", "Z")
+    assert result.deprecate_at == when.isoformat().replace("+00:00", "Z")
 
 
 def test_every_call_is_in_the_iam_policy_and_the_policy_holds_nothing_else(
@@ -181,7 +182,7 @@ def test_every_call_is_in_the_iam_policy_and_the_policy_holds_nothing_else(
 
 def test_publish_targets_dispatches_by_name(aws: str, build: Path) -> None:
     (result,) = publish_targets(build, [target(aws)])
-    assert result["target"] == "ec2" and result["image_id"].startswith("ami-")
+    assert result.target == "ec2" and result.image_id.startswith("ami-")
 
 
 def test_publish_survives_faults_and_the_snapshot_is_exact(aws: str, tmp_path: Path) -> None:
@@ -191,7 +192,7 @@ def test_publish_survives_faults_and_the_snapshot_is_exact(aws: str, tmp_path: P
     assert sum(proxy.faults.values()) >= 5
     _, ebs_client = clients(aws)
     disk = build / "disk.raw"
-    content, listed = read_snapshot(ebs_client, result["snapshot_id"], disk.stat().st_size)
+    content, listed = read_snapshot(ebs_client, result.snapshot_id, disk.stat().st_size)
     assert content == disk.read_bytes()
     assert len(listed) == 31
     images, _ = owned(aws)
@@ -237,3 +238,34 @@ def test_only_complete_builds_are_published(aws: str, build: Path) -> None:
     with pytest.raises(PublishError, match="is failed, not complete"):
         ec2.publish(build, target(aws))
     assert owned(aws) == ([], [])
+
+
+def test_a_copy_still_in_flight_when_another_fails_is_removed_too(aws: str, build: Path) -> None:
+    # eu-west-1's copy is refused only once ap-southeast-2's copy exists, and that copy's
+    # answer is held until cleanup deregisters the home image (or 5 s pass): without
+    # waiting for it, cleanup has already run when the copy's id comes back.
+    copied, cleaning = threading.Event(), threading.Event()
+
+    def before(op: str, region: str) -> str | None:
+        if op == "CopyImage" and region == "eu-west-1":
+            copied.wait(30)
+            return "denied"
+        if op == "DeregisterImage" and region == REGION:
+            cleaning.set()
+        return None
+
+    def after(op: str, region: str) -> None:
+        if op == "CopyImage" and region == "ap-southeast-2":
+            copied.set()
+            cleaning.wait(5)
+
+    with (
+        FaultProxy(aws, before=before, after=after) as proxy,
+        pytest.raises(PublishError, match="CopyImage failed: UnauthorizedOperation"),
+    ):
+        ec2.publish(build, target(proxy.url, copy_to=("eu-west-1", "ap-southeast-2")))
+    for worker in threading.enumerate():
+        if worker.name.startswith("copy"):
+            worker.join(timeout=60)
+    assert owned(aws) == ([], [])
+    assert owned(aws, "ap-southeast-2")[0] == []

@@ -91,6 +91,27 @@ def test_bad_arguments_are_usage_errors(aws: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("to", "message"),
+    [
+        ("ec2,ec2", "'ec2,ec2' names a target twice"),
+        ("ec2,s3", "'ec2,s3': expected ec2 or catalog, or both separated by a comma"),
+        (",", "',': expected ec2 or catalog"),
+    ],
+)
+def test_to_takes_known_targets_each_once(tmp_path: Path, to: str, message: str) -> None:
+    build = make_build(tmp_path)
+    result = subprocess.run(
+        shipyard("publish", str(build), "--to", to),
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("signum", "message"),
     [(signal.SIGTERM, "stopped by signal SIGTERM"), (signal.SIGINT, "interrupted")],
 )

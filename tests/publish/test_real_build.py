@@ -24,7 +24,7 @@ def test_real_build_uploads_exactly_its_nonzero_blocks(aws: str, minimal_build: 
 
     _, ebs = clients(aws)
     listed: list[int] = []
-    kwargs: dict[str, object] = {"SnapshotId": result["snapshot_id"]}
+    kwargs: dict[str, object] = {"SnapshotId": result.snapshot_id}
     while True:
         page = ebs.list_snapshot_blocks(**kwargs)
         listed += [b["BlockIndex"] for b in page["Blocks"]]
@@ -37,10 +37,10 @@ def test_real_build_uploads_exactly_its_nonzero_blocks(aws: str, minimal_build: 
         assert sorted(listed) == expected
         for index in expected:
             got = ebs.get_snapshot_block(
-                SnapshotId=result["snapshot_id"], BlockIndex=index, BlockToken="t"
+                SnapshotId=result.snapshot_id, BlockIndex=index, BlockToken="t"
             )["BlockData"].read()
             assert got == read_block(fd, index, size), f"block {index} differs"
     finally:
         os.close(fd)
-    assert result["upload"]["blocks_sent"] == len(expected)
-    assert result["upload"]["blocks_total"] == -(-size // BLOCK_SIZE)
+    assert result.upload.blocks_sent == len(expected)
+    assert result.upload.blocks_total == -(-size // BLOCK_SIZE)

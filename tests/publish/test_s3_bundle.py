@@ -20,6 +20,7 @@ from shipyard.aws.iam import BUNDLE_ACTIONS, actions, table_actions
 from shipyard.errors import PublishError
 from shipyard.manifest.schema import Ec2Target, Manifest
 from shipyard.publish import ec2, publish_targets, s3_bundle
+from shipyard.record_sections import RegionImage
 
 ACCOUNT = "123456789012"
 
@@ -85,16 +86,16 @@ def test_publish_uploads_the_bundle_and_registers_it_from_its_location(
     parts = sorted(k for k in found if ".part." in k)
     assert parts == [f"images/test/{name}.part.{i:02d}" for i in range(2)]
     assert manifest_key in found
-    assert result["image_location"] == f"{BUCKET}/{manifest_key}"
-    assert result["parts"] == 2 and result["parts_sent"] == 2
-    assert "C1, C3, D2, I2, M1, M2, M3, R3, X1" in result["limits"]
+    assert result.image_location == f"{BUCKET}/{manifest_key}"
+    assert result.parts == 2 and result.parts_sent == 2
+    assert result.images == {REGION: RegionImage(image_id=result.image_id)}
 
     disk = (build / "disk.raw").read_bytes()
     assert unbundled(s3, manifest_key, identity[1], tmp_path / "back.raw") == disk
     images, _ = owned(aws)
-    assert [i["ImageId"] for i in images] == [result["image_id"]]
+    assert [i["ImageId"] for i in images] == [result.image_id]
     (entry,) = record.load(build).publish
-    assert entry["backing"] == "s3" and entry["image_id"] == result["image_id"]
+    assert entry == result and entry.backing == "s3"
 
 
 def test_rerun_after_a_kept_failure_skips_the_parts_already_uploaded(
@@ -226,6 +227,6 @@ def test_a_bootstrap_vz_provider_with_s3_backing_publishes_a_bundle(
 
     (result,) = publish_targets(build, [endpoint])
 
-    assert result["backing"] == "s3"
-    assert result["image_location"] == f"{BUCKET}/debian-bookworm-test-amd64.manifest.xml"
+    assert result.backing == "s3"
+    assert result.image_location == f"{BUCKET}/debian-bookworm-test-amd64.manifest.xml"
     assert "debian-bookworm-test-amd64.manifest.xml" in objects(s3)

@@ -183,21 +183,34 @@ def image_snapshots(image: Mapping[str, Any]) -> list[str]:
     return [*found, tagged] if tagged and tagged not in found else found
 
 
-def delete_snapshot(ec2: Any, snapshot_id: str) -> None:
-    """DeleteSnapshot, treating "already gone" as done."""
+def delete_snapshot(ec2: Any, snapshot_id: str) -> bool:
+    """DeleteSnapshot, treating "already gone" as done; False when it was gone."""
     try:
         call(ec2, "delete_snapshot", SnapshotId=snapshot_id)
     except AWSError as exc:
         if error_code(exc.__cause__ or exc) != "InvalidSnapshot.NotFound":
             raise
+        return False
+    return True
 
 
-def delete_image(ec2: Any, image_id: str, *, with_snapshots: bool = True) -> None:
-    """Deregister an image and (by default) delete the snapshots behind it."""
+def delete_image(
+    ec2: Any,
+    image_id: str,
+    *,
+    with_snapshots: bool = True,
+    known_snapshots: Sequence[str] = (),
+) -> list[str]:
+    """Deregister an image and (by default) delete the snapshots behind it.
+
+    Its snapshots are those its block device mappings and Shipyard's snapshot tag name,
+    and ``known_snapshots``, which still go when the image was deregistered elsewhere.
+    Returns the snapshots deleted.
+    """
     image = describe(ec2, image_id)
-    if image is None:
-        return
-    call(ec2, "deregister_image", ImageId=image_id)
-    if with_snapshots:
-        for snapshot_id in image_snapshots(image):
-            delete_snapshot(ec2, snapshot_id)
+    if image is not None and image.get("State") != "deregistered":
+        call(ec2, "deregister_image", ImageId=image_id)
+    if not with_snapshots:
+        return []
+    snapshots = dict.fromkeys([*(image_snapshots(image) if image else []), *known_snapshots])
+    return [snap for snap in snapshots if snap and delete_snapshot(ec2, snap)]

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import os
-from collections.abc import Iterator
+
+from shipyard.sparse import data_extents
 
 BLOCK_SIZE = 512 * 1024
-
-
-def data_extents(fd: int, size: int) -> Iterator[tuple[int, int]]:
-    """(start, end) byte ranges that may hold data, by SEEK_DATA/SEEK_HOLE."""
-    offset = 0
-    while offset < size:
-        try:
-            start = os.lseek(fd, offset, os.SEEK_DATA)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:  # only a hole is left
-                return
-            if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
-                # The file system cannot tell: treat everything as data.
-                yield offset, size
-                return
-            raise
-        end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
-        yield start, end
-        offset = end
 
 
 def candidate_blocks(fd: int, size: int, block_size: int = BLOCK_SIZE) -> list[int]:

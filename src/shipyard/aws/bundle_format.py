@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from shipyard.aws.blocks import data_extents
 from shipyard.errors import PublishError
+from shipyard.sparse import data_extents
 
 PART_SIZE = 10 * 1024 * 1024  # ec2-ami-tools' CHUNK_SIZE
 MAX_IMAGE_SIZE = 10 * 2**30  # the largest image EC2 unbundles onto an instance store
@@ -80,7 +80,7 @@ def load_private_key(path: Path) -> rsa.RSAPrivateKey:
         # Never echo the file: it is a secret.
         raise PublishError(
             f"{path}: not an unencrypted PEM private key",
-            hint="EC2 bundles need the RSA key of the X.509 certificate given with --user-cert",
+            hint="EC2 bundles need the RSA key of the user's X.509 certificate",
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise PublishError(f"{path}: EC2 bundles need an RSA private key")

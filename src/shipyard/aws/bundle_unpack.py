@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from shipyard.aws.bundle_format import MAX_IMAGE_SIZE, PART_SIZE, SessionKey
 from shipyard.aws.bundle_manifest import Manifest
 from shipyard.errors import PublishError
+from shipyard.files import atomic_writer
 
 _CHUNK = 1024 * 1024
 # How far gzip may expand: a bound against decompression bombs (tar of zeros ~ 1000x).
@@ -107,9 +108,8 @@ def unpack(manifest: Manifest, key: SessionKey, read_part: PartReader, output: P
     if manifest.size > MAX_IMAGE_SIZE:
         raise PublishError(f"the bundle's image is {manifest.size} bytes, more than 10 GiB")
     reader = _HashingReader(_plain_chunks(manifest, key, read_part))
-    tmp = output.with_name(f".{output.name}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
+    with atomic_writer(output) as fh:
+        fd = fh.fileno()
         try:
             with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
                 member = tar.next()
@@ -127,11 +127,4 @@ def unpack(manifest: Manifest, key: SessionKey, read_part: PartReader, output: P
         reader.drain()
         if reader.sha1.hexdigest() != manifest.digest:
             raise PublishError("the bundle's image does not match the digest in its manifest")
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, output)
     return manifest.size

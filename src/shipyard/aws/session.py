@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shipyard import __version__
-from shipyard.errors import AWSError, UsageError
+from shipyard.errors import AWSConflict, AWSError, AWSNotFound, UsageError
 
 if TYPE_CHECKING:
     import boto3
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
 MAX_ATTEMPTS = 10
+# botocore's retry modes: "adaptive" also limits the send rate after throttling.
+RetryMode = Literal["adaptive", "standard"]
 
 
 @dataclass(frozen=True)
@@ -74,19 +76,24 @@ def make_session(settings: AwsSettings, hooks: Sequence[Hook] = ()) -> boto3.Ses
     if not session.region_name:
         raise AWSError(
             "no AWS region given",
-            hint="pass --region, set AWS_REGION, or set a region in the AWS profile",
+            hint="name one, set AWS_REGION, or set a region in the AWS profile",
+            setting="region",
         )
     return session
 
 
 def client_config(
-    *, max_attempts: int = MAX_ATTEMPTS, pool: int = 10, read_timeout: float = READ_TIMEOUT
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    retry_mode: RetryMode = "adaptive",
+    pool: int = 10,
+    read_timeout: float = READ_TIMEOUT,
 ) -> Any:
-    """botocore Config: adaptive retries (``max_attempts`` 1 turns retries off), timeouts."""
+    """botocore Config: retries (``max_attempts`` 1 turns them off), timeouts."""
     from botocore.config import Config
 
     retries: dict[str, Any] = (
-        {"mode": "adaptive", "max_attempts": max_attempts}
+        {"mode": retry_mode, "max_attempts": max_attempts}
         if max_attempts > 1
         else {"mode": "standard", "total_max_attempts": 1}
     )
@@ -111,6 +118,7 @@ def client(
     *,
     region: str | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    retry_mode: RetryMode = "adaptive",
     pool: int = 10,
 ) -> Any:
     """A client for ``service`` in ``region`` (the session's by default)."""
@@ -120,7 +128,7 @@ def client(
         service,
         region_name=region or session.region_name,
         endpoint_url=settings.endpoint_url,
-        config=client_config(max_attempts=max_attempts, pool=pool),
+        config=client_config(max_attempts=max_attempts, retry_mode=retry_mode, pool=pool),
     )
 
 
@@ -171,8 +179,36 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+# AWS error codes that say "there is no such thing" and "it is there already".
+NOT_FOUND_CODES = frozenset(
+    {
+        "404",  # a HEAD request's answer has no body, so no code but its status
+        "NotFound",
+        "NoSuchKey",
+        "NoSuchBucket",
+        "InvalidAMIID.NotFound",
+        "InvalidAMIID.Unavailable",
+        "InvalidSnapshot.NotFound",
+        "InvalidLaunchTemplateId.NotFound",
+        "InvalidLaunchTemplateName.NotFoundException",
+    }
+)
+CONFLICT_CODES = frozenset(
+    {
+        "PreconditionFailed",
+        "ConditionalRequestConflict",
+        "InvalidAMIName.Duplicate",
+        "BucketAlreadyExists",
+        "BucketAlreadyOwnedByYou",
+    }
+)
+
+
 def as_aws_error(what: str, exc: Exception) -> AWSError:
-    """One sentence for a botocore failure: the operation and AWS's code and message."""
+    """One sentence for a botocore failure: the operation and AWS's code and message.
+
+    Its kind says what a caller may act on: AWSNotFound, AWSConflict, else AWSError.
+    """
     import botocore.exceptions
 
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
@@ -182,9 +218,18 @@ def as_aws_error(what: str, exc: Exception) -> AWSError:
         )
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
-        code = error.get("Code", "Unknown")
+        code = str(error.get("Code") or "Unknown")
         message = str(error.get("Message") or "").rstrip(".")
-        return AWSError(f"{what} failed: {code}" + (f": {message}" if message else ""))
+        kind = (
+            AWSNotFound
+            if code in NOT_FOUND_CODES
+            else AWSConflict
+            if code in CONFLICT_CODES
+            else AWSError
+        )
+        translated = kind(f"{what} failed: {code}" + (f": {message}" if message else ""))
+        translated.code = code
+        return translated
     return AWSError(f"{what} failed: {exc}")
 
 

@@ -1,7 +1,7 @@
 """Publish targets: one module per target, chosen by name, imported only when used.
 
-Each target module has ``publish(build_dir: Path, target: <its manifest model>) -> dict``
-which does the work, appends its result to the build's record and returns it.
+Each target module has ``publish(build_dir: Path, target: <its manifest model>)`` which
+does the work, records it in the build's record and returns its result (a model).
 """
 
 from __future__ import annotations
@@ -9,10 +9,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import PublishError
 from shipyard.manifest.schema import CatalogTarget, Ec2Target
+from shipyard.record_sections import EbsPublishEntry, S3PublishEntry
+
+if TYPE_CHECKING:
+    from shipyard.publish.catalog import CatalogPublishResult
 
 PublishTarget = Ec2Target | CatalogTarget
 
@@ -33,10 +37,8 @@ def target_module(name: str) -> Any:
     return importlib.import_module(module_name)
 
 
-def publish_targets(build_dir: Path, targets: Sequence[PublishTarget]) -> list[dict[str, Any]]:
+def publish_targets(
+    build_dir: Path, targets: Sequence[PublishTarget]
+) -> list[EbsPublishEntry | S3PublishEntry | CatalogPublishResult]:
     """Publish a finished build to each of ``targets`` in order; their results, in order."""
-    results: list[dict[str, Any]] = []
-    for target in targets:
-        result = target_module(target.to).publish(build_dir, target)
-        results.append(dict(result))
-    return results
+    return [target_module(target.to).publish(build_dir, target) for target in targets]

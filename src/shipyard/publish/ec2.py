@@ -19,11 +19,12 @@ from typing import Any
 from shipyard import record as build_record
 from shipyard.aws import ami, ebs
 from shipyard.aws.session import Hook, client, make_session
-from shipyard.cleanup import Cleanup, signals_as_interrupts
+from shipyard.cleanup import Cleanup, cleanup_scope, signals_as_interrupts
 from shipyard.errors import PublishError
 from shipyard.manifest.schema import Ec2Target
 from shipyard.publish.ec2_plan import Ec2Plan, make_plan, settings_for
 from shipyard.publish.progress import transfer_bar
+from shipyard.record_sections import EbsPublishEntry, RegionImage, S3PublishEntry, UploadFigures
 
 log = logging.getLogger("shipyard.publish.ec2")
 
@@ -62,7 +63,7 @@ def publish(
     progress: bool = True,
     concurrency: int = ebs.DEFAULT_CONCURRENCY,
     hooks: Sequence[Hook] = (),
-) -> dict[str, Any]:
+) -> EbsPublishEntry | S3PublishEntry:
     """Publish ``build_dir`` as an AMI per ``target``; returns what went into build.json.
 
     ``hooks`` are botocore event handlers for every client this publish uses.
@@ -70,10 +71,9 @@ def publish(
     if target.backing == "s3":
         from shipyard.publish import s3_bundle
 
-        result = s3_bundle.publish(
+        return s3_bundle.publish(
             build_dir, target, progress=progress, concurrency=min(concurrency, 8), hooks=hooks
         )
-        return result.model_dump(mode="json", exclude_none=True)
     build_dir = build_record.find_build(build_dir)
     record = build_record.load(build_dir)
     if record.status != "complete":
@@ -91,59 +91,47 @@ def publish(
     regions = [r for r in dict.fromkeys(target.copy_to) if r != home]
     ec2 = {r: client(session, "ec2", settings, region=r) for r in [home, *regions]}
 
-    cleanup = Cleanup()
-    try:
-        with signals_as_interrupts():
-            for region, c in ec2.items():
-                _check_name(c, region, plan, record.id, force=target.force)
-            job = _Job(
-                build_id=record.id,
-                disk=disk,
-                size=artifact.virtual_size or artifact.size,
-                plan=plan,
-                tags={**plan.tags, DISK_TAG: artifact.sha256},
-                target=target,
-                cleanup=cleanup,
-                progress=progress,
-                concurrency=concurrency,
-            )
-            upload_clients = (
-                client(session, "ebs", settings),
-                client(session, "ebs", settings, max_attempts=1, pool=concurrency + 4),
-            )
-            main = _home_image(job, ec2[home], home, upload_clients)
-            images = {home: {"image_id": main.image_id, "snapshot_id": main.snapshot_id}}
-            images.update(_copies(job, ec2, home, regions, main.image_id))
-            deprecate_at = _finish(ec2, images, target)
-    except BaseException:
-        if target.keep_on_failure:
-            kept = cleanup.pending()
-            if kept:
-                log.warning("keeping after failure: %s", ", ".join(kept))
-        else:
-            cleanup.run(failed=True)
-        raise
-    cleanup.run(failed=False)
+    with cleanup_scope(keep_on_failure=target.keep_on_failure) as cleanup, signals_as_interrupts():
+        for region, c in ec2.items():
+            _check_name(c, region, plan, record.id, force=target.force)
+        job = _Job(
+            build_id=record.id,
+            disk=disk,
+            size=artifact.virtual_size or artifact.size,
+            plan=plan,
+            tags={**plan.tags, DISK_TAG: artifact.sha256},
+            target=target,
+            cleanup=cleanup,
+            progress=progress,
+            concurrency=concurrency,
+        )
+        upload_clients = (
+            client(session, "ebs", settings),
+            ebs.upload_client(session, settings, concurrency=concurrency),
+        )
+        main = _home_image(job, ec2[home], home, upload_clients)
+        images = {home: RegionImage(image_id=main.image_id, snapshot_id=main.snapshot_id)}
+        images.update(_copies(job, ec2, home, regions, main.image_id))
+        deprecate_at = _finish(ec2, images, target)
 
-    entry: dict[str, Any] = {
-        "target": "ec2",
-        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "name": plan.name,
-        "region": home,
-        "image_id": main.image_id,
-        "snapshot_id": main.snapshot_id,
-        "architecture": plan.architecture,
-        "boot_mode": plan.boot_mode,
-        "images": images,
-        "public": target.public,
-        "shared_with": list(target.share_with),
-        "deprecate_at": deprecate_at,
-        "reused": main.reused,
-        "upload": _upload_entry(main.upload),
-    }
-    if settings.endpoint_url:
-        entry["endpoint_url"] = settings.endpoint_url
-    build_record.append(build_dir, "publish", entry)
+    entry = EbsPublishEntry(
+        time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        name=plan.name,
+        region=home,
+        image_id=main.image_id,
+        snapshot_id=main.snapshot_id,
+        architecture=plan.architecture,
+        boot_mode=plan.boot_mode,
+        images=images,
+        tags=plan.tags,
+        public=target.public,
+        shared_with=target.share_with,
+        deprecate_at=deprecate_at,
+        reused=main.reused,
+        upload=_upload_figures(main.upload),
+        endpoint_url=settings.endpoint_url,
+    )
+    build_record.append(build_dir, entry)
     return entry
 
 
@@ -246,69 +234,71 @@ def _snapshot(
 
 def _copies(
     job: _Job, ec2: dict[str, Any], home: str, regions: list[str], image_id: str
-) -> dict[str, dict[str, str]]:
+) -> dict[str, RegionImage]:
     """Copy the image to ``regions`` in parallel, reusing copies already there."""
     if not regions:
         return {}
     plan, build_id = job.plan, job.build_id
 
-    def one(region: str) -> dict[str, str]:
+    def one(region: str) -> RegionImage:
         c = ec2[region]
         existing = _take_over_name(c, region, plan, build_id)
         if existing is not None:
             copy_id = str(existing["ImageId"])
             log.info("%s already holds %s (%s)", region, plan.name, copy_id)
         else:
-            copy_id = ami.copy(
-                c,
-                home,
-                image_id,
-                name=plan.name,
-                description=plan.description,
-                tags=plan.tags,
-                token=f"{build_id}-{image_id}-{region}"[:64],
-            )
-            job.cleanup.register(
-                f"image {copy_id} in {region}", lambda: ami.delete_image(c, copy_id)
-            )
+            # Cleanup waits for this block, so the copy's undo is in before it runs.
+            with job.cleanup.creating(f"a copy in {region}"):
+                copy_id = ami.copy(
+                    c,
+                    home,
+                    image_id,
+                    name=plan.name,
+                    description=plan.description,
+                    tags=plan.tags,
+                    token=f"{build_id}-{image_id}-{region}"[:64],
+                )
+                job.cleanup.register(
+                    f"image {copy_id} in {region}", lambda: ami.delete_image(c, copy_id)
+                )
             ami.tag(c, [copy_id], plan.tags)
         ami.wait_available(c, copy_id)
         image = ami.describe(c, copy_id) or {}
-        return {"image_id": copy_id, "snapshot_id": next(iter(ami.image_snapshots(image)), "")}
+        return RegionImage(
+            image_id=copy_id, snapshot_id=next(iter(ami.image_snapshots(image)), None)
+        )
 
     pool = ThreadPoolExecutor(max_workers=len(regions), thread_name_prefix="copy")
     try:
         futures = {r: pool.submit(one, r) for r in regions}
         results = {r: f.result() for r, f in futures.items()}
     except BaseException:
-        # Do not wait for copies still pending: the caller's cleanup deregisters them,
-        # which also ends their workers' waits.
+        # Do not wait for copies still pending: the caller's cleanup waits only for the
+        # copy requests in flight, then deregisters them, which ends their workers' waits.
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
     return results
 
 
-def _finish(
-    ec2: dict[str, Any], images: dict[str, dict[str, str]], target: Ec2Target
-) -> str | None:
+def _finish(ec2: dict[str, Any], images: dict[str, RegionImage], target: Ec2Target) -> str | None:
     """Launch permissions and deprecation on every copy; returns the deprecation time."""
     deprecate_at = None
     for region, image in images.items():
-        ami.share(ec2[region], image["image_id"], public=target.public, accounts=target.share_with)
+        ami.share(ec2[region], image.image_id, public=target.public, accounts=target.share_with)
         if target.deprecate_in:
-            deprecate_at = ami.deprecate(ec2[region], image["image_id"], target.deprecate_in)
+            deprecate_at = ami.deprecate(ec2[region], image.image_id, target.deprecate_in)
     return deprecate_at
 
 
-def _upload_entry(stats: ebs.UploadStats | None) -> dict[str, Any] | None:
+def _upload_figures(stats: ebs.UploadStats | None) -> UploadFigures | None:
     if stats is None:
         return None
-    return {
-        "blocks_total": stats.blocks_total,
-        "blocks_sent": stats.blocks_sent,
-        "bytes_sent": stats.bytes_sent,
-        "seconds": round(stats.seconds, 2),
-        "retries": stats.retries,
-        "checksum": stats.checksum,
-    }
+    return UploadFigures(
+        blocks_total=stats.blocks_total,
+        blocks_sent=stats.blocks_sent,
+        bytes_sent=stats.bytes_sent,
+        seconds=round(stats.seconds, 2),
+        retries=stats.retries,
+        checksum=stats.checksum,
+    )

@@ -38,7 +38,7 @@ def transfer_bar(label: str, *, enabled: bool = True) -> Iterator[Bar]:
         TransferSpeedColumn,
     )
 
-    from shipyard.cli.output import stderr_console
+    from shipyard.console import stderr_console
 
     console = stderr_console()
     if not enabled or not console.is_terminal:

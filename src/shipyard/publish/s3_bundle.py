@@ -16,11 +16,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import BaseModel, ConfigDict
 
 from shipyard import record as build_record
 from shipyard.aws import ami, bundle_upload
@@ -36,10 +35,11 @@ from shipyard.aws.bundle_format import (
 )
 from shipyard.aws.bundle_manifest import for_bundle
 from shipyard.aws.session import Hook, client, make_session
-from shipyard.cleanup import Cleanup, signals_as_interrupts
+from shipyard.cleanup import Cleanup, cleanup_scope, signals_as_interrupts
 from shipyard.errors import PublishError
 from shipyard.manifest.schema import Ec2Target
 from shipyard.publish.ec2_plan import make_plan, settings_for
+from shipyard.record_sections import RegionImage, S3PublishEntry
 
 log = logging.getLogger("shipyard.publish.s3_bundle")
 
@@ -48,32 +48,6 @@ LIMITS = (
     "instance-store AMIs boot only on older instance families (C1, C3, D2, I2, M1, M2, M3, "
     "R3, X1), with BIOS, from images of at most 10 GiB"
 )
-
-
-class S3BundleResult(BaseModel):
-    """What an S3-backed publish made; appended to build.json's ``publish`` section."""
-
-    model_config = ConfigDict(frozen=True)
-
-    target: Literal["ec2"] = "ec2"
-    backing: Literal["s3"] = "s3"
-    time: str
-    name: str
-    region: str
-    image_id: str
-    image_location: str
-    bucket: str
-    manifest_key: str
-    parts: int
-    parts_sent: int
-    parts_skipped: int
-    bytes_sent: int
-    bundled_size: int
-    architecture: str
-    boot_mode: str = "legacy-bios"
-    reused: bool
-    endpoint_url: str | None = None
-    limits: str = LIMITS
 
 
 @dataclass(frozen=True)
@@ -146,7 +120,7 @@ def publish(
     progress: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
     hooks: Sequence[Hook] = (),
-) -> S3BundleResult:
+) -> S3PublishEntry:
     """Bundle ``build_dir`` into S3 and register it as an instance-store AMI."""
     build_dir = build_record.find_build(build_dir)
     record = build_record.load(build_dir)
@@ -172,65 +146,55 @@ def publish(
     location = bundle_upload.Location(target.bucket, f"{target.prefix}/" if target.prefix else "")
     log.warning("S3-backed AMI: %s", LIMITS)
 
-    cleanup = Cleanup()
-    try:
-        with signals_as_interrupts():
-            bundle_upload.check_bucket(s3, target.bucket, region)
-            ours = _existing_image(ec2, plan.name, record.id, force=target.force)
-            if ours is not None:
-                image_id, image_location = ours
-                log.info("reusing %s, already registered from this build", image_id)
-                stats, bundle = bundle_upload.UploadStats(), BundleStats()
-                manifest_key = image_location.partition("/")[2]
-            else:
-                key = _session_key(s3, location, name, user, artifact.sha256, cleanup)
-                bundle = BundleStats()
-                already = bundle_upload.existing(s3, location, name)
-
-                def undo_later(obj: str) -> None:
-                    cleanup.register(
-                        f"s3://{location.bucket}/{obj}",
-                        lambda: bundle_upload.delete_object(s3, location.bucket, obj),
-                    )
-
-                log.info("bundling %s into s3://%s/%s", disk.name, location.bucket, location.prefix)
-                stats = bundle_upload.upload_parts(
-                    s3,
-                    location,
-                    bundle_parts(disk, name, key, bundle),
-                    already=already,
-                    concurrency=concurrency,
-                    on_put=undo_later,
-                )
-                log.info(
-                    "%d parts: %d sent, %d already in S3",
-                    len(bundle.parts),
-                    stats.parts_sent,
-                    stats.parts_skipped,
-                )
-                manifest = for_bundle(
-                    name, user.account, plan.architecture, bundle, key, ec2_key, user.key
-                )
-                manifest_key = location.key(f"{name}.manifest.xml")
-                undo_later(manifest_key)
-                bundle_upload.put_manifest(s3, location, f"{name}.manifest.xml", manifest.xml)
-                image_location = f"{location.bucket}/{manifest_key}"
-                image_id = _register(ec2, plan, image_location, target, cleanup)
-    except BaseException:
-        if target.keep_on_failure:
-            kept = cleanup.pending()
-            if kept:
-                log.warning("keeping after failure: %s", ", ".join(kept))
+    with cleanup_scope(keep_on_failure=target.keep_on_failure) as cleanup, signals_as_interrupts():
+        bundle_upload.check_bucket(s3, target.bucket, region)
+        ours = _existing_image(ec2, plan.name, record.id, force=target.force)
+        if ours is not None:
+            image_id, image_location = ours
+            log.info("reusing %s, already registered from this build", image_id)
+            stats, bundle = bundle_upload.UploadStats(), BundleStats()
+            manifest_key = image_location.partition("/")[2]
         else:
-            cleanup.run(failed=True)
-        raise
-    cleanup.run(failed=False)
+            key = _session_key(s3, location, name, user, artifact.sha256, cleanup)
+            bundle = BundleStats()
+            already = bundle_upload.existing(s3, location, name)
 
-    result = S3BundleResult(
+            def undo_later(obj: str) -> None:
+                cleanup.register(
+                    f"s3://{location.bucket}/{obj}",
+                    lambda: bundle_upload.delete_object(s3, location.bucket, obj),
+                )
+
+            log.info("bundling %s into s3://%s/%s", disk.name, location.bucket, location.prefix)
+            stats = bundle_upload.upload_parts(
+                s3,
+                location,
+                bundle_parts(disk, name, key, bundle),
+                already=already,
+                concurrency=concurrency,
+                on_put=undo_later,
+            )
+            log.info(
+                "%d parts: %d sent, %d already in S3",
+                len(bundle.parts),
+                stats.parts_sent,
+                stats.parts_skipped,
+            )
+            manifest = for_bundle(
+                name, user.account, plan.architecture, bundle, key, ec2_key, user.key
+            )
+            manifest_key = location.key(f"{name}.manifest.xml")
+            undo_later(manifest_key)
+            bundle_upload.put_manifest(s3, location, f"{name}.manifest.xml", manifest.xml)
+            image_location = f"{location.bucket}/{manifest_key}"
+            image_id = _register(ec2, plan, image_location, target, cleanup)
+
+    result = S3PublishEntry(
         time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         name=plan.name,
         region=region,
         image_id=image_id,
+        images={region: RegionImage(image_id=image_id)},
         image_location=image_location,
         bucket=target.bucket,
         manifest_key=manifest_key,
@@ -240,10 +204,11 @@ def publish(
         bytes_sent=stats.bytes_sent,
         bundled_size=bundle.bundled_size,
         architecture=plan.architecture,
+        tags=plan.tags,
         reused=ours is not None,
         endpoint_url=settings.endpoint_url,
     )
-    build_record.append(build_dir, "publish", result.model_dump(mode="json", exclude_none=True))
+    build_record.append(build_dir, result)
     return result
 
 
