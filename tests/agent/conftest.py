@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.agent.main import Settings, run
+from shipyard.agent.main import AgentEnvironment, run
 from shipyard.vm.identity import Signer
 from shipyard.vm.imds import ImdsServer, serve
 from shipyard.vm.metadata import Instance
@@ -29,7 +29,7 @@ class AgentRun:
 
 
 @pytest.fixture
-def machine(tmp_path: Path) -> Settings:
+def machine(tmp_path: Path) -> AgentEnvironment:
     """An agent's view of a machine, all inside tmp_path; the user is the one running tests."""
     import os
     import pwd
@@ -38,7 +38,7 @@ def machine(tmp_path: Path) -> Settings:
     (tmp_path / "home").mkdir()
     config = tmp_path / "agent.json"
     config.write_text(json.dumps({"user": pwd.getpwuid(os.getuid()).pw_name, "bootstrap": []}))
-    return Settings(
+    return AgentEnvironment(
         config=config,
         state_dir=tmp_path / "state",
         console=str(tmp_path / "console.log"),
@@ -51,7 +51,7 @@ def machine(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def boot(machine: Settings, signer: Signer) -> Callable[..., AgentRun]:
+def boot(machine: AgentEnvironment, signer: Signer) -> Callable[..., AgentRun]:
     """``boot(instance, server_hook=None)`` runs the agent once against ``instance``."""
 
     def _boot(

@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shipyard.agent.main import Settings, run
-from shipyard.vm.imds import Fault, ImdsServer
-from shipyard.vm.imds import Settings as ImdsSettings
+from shipyard.agent.main import AgentEnvironment, run
+from shipyard.vm.imds import Fault, ImdsBehaviour, ImdsServer
 from shipyard.vm.metadata import Instance
 
 Boot = Callable[..., "object"]
@@ -22,7 +21,7 @@ def script(marker: Path) -> bytes:
 
 
 def test_first_boot_installs_keys_sets_hostname_runs_user_data(
-    boot: Boot, machine: Settings, public_key: str, tmp_path: Path
+    boot: Boot, machine: AgentEnvironment, public_key: str, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ran"
     result = boot(Instance(public_keys=(public_key,), user_data=script(marker)))
@@ -61,7 +60,7 @@ def test_the_same_instance_does_not_run_user_data_twice_a_new_one_does(
 
 
 def test_bootstrap_steps_run_once_per_instance(
-    boot: Boot, machine: Settings, tmp_path: Path
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
 ) -> None:
     marker = tmp_path / "bootstrapped"
     config = json.loads(machine.config.read_text())
@@ -76,7 +75,7 @@ def test_bootstrap_steps_run_once_per_instance(
     assert marker.read_text() == "shell\nscript\n"
 
 
-def test_a_failing_bootstrap_step_ends_failed(boot: Boot, machine: Settings) -> None:
+def test_a_failing_bootstrap_step_ends_failed(boot: Boot, machine: AgentEnvironment) -> None:
     config = json.loads(machine.config.read_text())
     config["bootstrap"] = [{"shell": "exit 3"}]
     machine.config.write_text(json.dumps(config))
@@ -98,7 +97,7 @@ def test_token_expiring_mid_run_is_renewed(boot: Boot, tmp_path: Path) -> None:
 
 
 def test_403_stops_the_agent_and_says_so(boot: Boot) -> None:
-    result = boot(Instance(), settings=ImdsSettings(enabled=False))
+    result = boot(Instance(), settings=ImdsBehaviour(enabled=False))
     assert not result.ok
     assert "disabled" in result.step("imds")["error"]
     assert result.reports[-1]["step"] == "failed"
@@ -120,7 +119,7 @@ def test_503_and_slow_answers_within_the_deadline_are_retried(boot: Boot) -> Non
 
 
 def test_an_unreachable_service_fails_within_the_deadline(
-    machine: Settings, closed_port: int
+    machine: AgentEnvironment, closed_port: int
 ) -> None:
     machine.imds_port = closed_port
     machine.deadline = 1.5
@@ -147,7 +146,7 @@ def test_a_malformed_key_is_skipped_and_reported(boot: Boot, public_key: str) ->
 
 
 def test_keys_replace_what_the_agent_installed_before(
-    boot: Boot, machine: Settings, public_key: str, tmp_path: Path
+    boot: Boot, machine: AgentEnvironment, public_key: str, tmp_path: Path
 ) -> None:
     authorized = machine.home / ".ssh" / "authorized_keys"  # type: ignore[operator]
     authorized.parent.mkdir(mode=0o700)
@@ -173,7 +172,7 @@ def test_cloud_config_asks_for_the_cloud_init_agent(boot: Boot) -> None:
     assert "cloud-init" in result.step("user-data")["error"]
 
 
-def test_a_failing_script_is_recorded(boot: Boot, machine: Settings) -> None:
+def test_a_failing_script_is_recorded(boot: Boot, machine: AgentEnvironment) -> None:
     instance = Instance(user_data=b"#!/bin/sh\necho oops >&2\nexit 7\n")
     result = boot(instance)
     assert not result.ok
@@ -190,7 +189,9 @@ def test_a_registration_request_goes_to_registration(boot: Boot) -> None:
     assert any(r["step"].startswith("register") for r in result.reports)
 
 
-def test_an_unexpected_error_still_ends_with_a_failed_report(boot: Boot, machine: Settings) -> None:
+def test_an_unexpected_error_still_ends_with_a_failed_report(
+    boot: Boot, machine: AgentEnvironment
+) -> None:
     config = json.loads(machine.config.read_text())
     config["bootstrap"] = [5]  # not a step: the agent trips over it
     machine.config.write_text(json.dumps(config))
@@ -198,3 +199,55 @@ def test_an_unexpected_error_still_ends_with_a_failed_report(boot: Boot, machine
     assert not result.ok
     assert "TypeError" in result.step("agent")["error"]
     assert result.reports[-1]["step"] == "failed"
+
+
+def test_a_bootstrap_step_longer_than_the_deadline_does_not_cost_the_user_data(
+    boot: Boot, machine: AgentEnvironment
+) -> None:
+    # The deadline bounds how long one request waits for the metadata service, not the
+    # agent's whole run: a slow bootstrap step must not make later requests give up.
+    config = json.loads(machine.config.read_text())
+    config["bootstrap"] = [{"shell": "sleep 2"}]
+    machine.config.write_text(json.dumps(config))
+    machine.deadline = 1.0
+    result = boot(Instance())
+    assert result.ok, result.reports
+    assert result.step("bootstrap")["ok"] and result.step("user-data")["kind"] == "none"
+
+
+def test_json_that_is_not_a_registration_is_left_for_the_image(boot: Boot) -> None:
+    result = boot(Instance(user_data=b'{"frontend": {"db": "sqlite:////var/lib/x.db"}}'))
+    assert result.ok, result.reports
+    assert result.step("user-data")["kind"] == "json"
+    # Anything else that is neither a script nor JSON still fails, saying why.
+    refused = boot(Instance(user_data=b"just some words"))
+    assert not refused.ok
+    assert "neither a #! script" in refused.step("user-data")["error"]
+
+
+def test_deeply_nested_json_user_data_fails_the_step_not_the_agent(boot: Boot) -> None:
+    nested = b'{"master": "10.0.0.1", "x": ' + b"[" * 1_000_000 + b"]" * 1_000_000 + b"}"
+    packed = gzip.compress(nested, 9)
+    assert len(packed) < 16 * 1024
+    result = boot(Instance(user_data=packed))
+    assert not result.ok
+    step = result.step("user-data")
+    assert step["ok"] is False
+    assert step["error"] == "user data is JSON nested deeper than 32 levels"
+    assert not any(r["step"] == "agent" for r in result.reports)
+    assert result.reports[-1]["step"] == "failed"
+    assert result.reports[-1]["failed_steps"] == ["user-data"]
+
+
+def test_json_just_too_deep_for_python_is_refused_the_same_way(boot: Boot) -> None:
+    # Deep enough to matter, shallow enough for json.loads to build it.
+    nested = b'{"master": "10.0.0.1", "x": ' + b"[" * 200 + b"]" * 200 + b"}"
+    result = boot(Instance(user_data=nested))
+    assert result.step("user-data")["error"] == "user data is JSON nested deeper than 32 levels"
+
+
+def test_malformed_json_user_data_is_named(boot: Boot) -> None:
+    result = boot(Instance(user_data=b'{"master": \n'))
+    step = result.step("user-data")
+    assert not result.ok
+    assert step["error"] == "user data starts with { but is not valid JSON (line 2)"

@@ -64,3 +64,66 @@ def test_cloud_init_is_limited_to_ec2_and_leaves_the_network_alone(tmp_path: Pat
     assert doc["network"] == {"config": "disabled"}
     assert doc["system_info"]["default_user"]["name"] == "ops"
     assert doc["ssh_pwauth"] is False
+
+
+def test_a_first_boot_playbook_is_copied_into_the_image_with_ansible_core(
+    tmp_path: Path,
+) -> None:
+    from shipyard.build.cache import Cache
+    from shipyard.build.context import BuildContext
+    from shipyard.cleanup import Cleanup
+    from shipyard.disk.layout import plan_layout
+
+    source = tmp_path / "src"
+    (source / "ansible/roles/app/tasks").mkdir(parents=True)
+    (source / "ansible/site.yml").write_text("- hosts: all\n")
+    (source / "ansible/roles/app/tasks/main.yml").write_text("- debug: {msg: hi}\n")
+    (source / "prod.yml").write_text("level: prod\n")
+    m = Manifest.model_validate(
+        {
+            "bootstrap": [
+                {"shell": "true"},
+                {
+                    "ansible": {
+                        "playbook": str(source / "ansible/site.yml"),
+                        "roles_path": [str(source / "ansible/roles")],
+                        "vars_files": [str(source / "prod.yml")],
+                        "vars": {"port": 80},
+                        "tags": ["boot"],
+                    }
+                },
+            ]
+        }
+    )
+    assert agent_shipyard.packages(m) == ("python3", "ansible-core")
+    step = agent_shipyard.agent_config(m)["bootstrap"][1]["ansible"]
+    assert step == {
+        "playbook": "/var/lib/shipyard/ansible/1/playbook/site.yml",
+        "roles_path": ["/var/lib/shipyard/ansible/1/roles-0"],
+        "collections_path": [],
+        "vars_files": ["/var/lib/shipyard/ansible/1/vars-0-prod.yml"],
+        "vars": {"port": 80},
+        "tags": ["boot"],
+        "skip_tags": [],
+    }
+    ctx = BuildContext(
+        manifest=m,
+        manifest_path=source / "m.yml",
+        manifest_sha256="0" * 64,
+        build_id="b",
+        name="n",
+        build_dir=tmp_path,
+        work_dir=tmp_path / "work",
+        cache=Cache(tmp_path / "cache"),
+        cleanup=Cleanup(),
+        log_file=tmp_path / "build.log",
+        layout=plan_layout(2 * 1024**3, ("uefi",), "amd64"),
+    )
+    ctx.root.mkdir(parents=True)
+    agent_shipyard.copy_playbooks(ctx)
+    copied = ctx.in_root("/var/lib/shipyard/ansible/1")
+    assert (copied / "playbook/site.yml").read_text() == "- hosts: all\n"
+    assert (copied / "roles-0/app/tasks/main.yml").exists()
+    assert (copied / "vars-0-prod.yml").read_text() == "level: prod\n"
+    # Root's eyes only: vars may hold secrets.
+    assert (copied / "vars-0-prod.yml").stat().st_mode & 0o077 == 0

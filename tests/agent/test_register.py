@@ -18,7 +18,7 @@ from shipyard.agent import register
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.config import FrontendConfig
 from shipyard.frontend.core.sealing import new_key
 from shipyard.frontend.core.tls import TlsFiles
 from shipyard.frontend.server import background
@@ -49,7 +49,7 @@ def frontend(tmp_path: Path) -> Iterator[Frontend]:
     tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
     with (
         background(
-            create_app(Settings(db_url=url, secret_key=new_key()), engine=engine), tls=tls
+            create_app(FrontendConfig(db_url=url, secret_key=new_key()), engine=engine), tls=tls
         ) as base,
         httpx.Client(
             base_url=base,
@@ -269,10 +269,27 @@ def test_master_must_be_an_ip_literal(machine: Machine, master: Any) -> None:
         ("https://10.0.2.2", "https://10.0.2.2:8470"),
         ("https://[fd00::1]:9443/", "https://[fd00::1]:9443"),
         ("http://10.0.2.2:80", "http://10.0.2.2:80"),
+        # An internal load balancer has only a name.
+        (
+            "https://internal-fe-1234.us-east-1.elb.amazonaws.com:8470",
+            "https://internal-fe-1234.us-east-1.elb.amazonaws.com:8470",
+        ),
+        ("Frontend.Example.org", "http://frontend.example.org:8470"),
     ],
 )
 def test_master_forms(master: str, url: str) -> None:
     assert register.parse_master(master) == url
+
+
+@pytest.mark.parametrize(
+    "master",
+    ["https://-bad.example.org", "https://a..b", "https://host_name.example", "https://x/y",
+     "https://example.org:0", "https://[example.org]:8470", "https://" + "a." * 130 + "org",
+     "ftp://10.0.2.2", "localhost"],
+)  # fmt: skip
+def test_master_refuses_what_is_no_host(master: str) -> None:
+    with pytest.raises(ValueError, match="master"):
+        register.parse_master(master)
 
 
 def test_a_wrong_join_token_fails_cleanly(frontend: Frontend, machine: Machine) -> None:
@@ -309,7 +326,7 @@ def test_insecure_plain_http_joins_when_asked(tmp_path: Path, machine: Machine) 
     url = f"sqlite:///{tmp_path / 'plain.db'}"
     engine = db.make_engine(url)
     made = setup.init(engine)
-    with background(create_app(Settings(db_url=url), engine=engine)) as base:
+    with background(create_app(FrontendConfig(db_url=url), engine=engine)) as base:
         request = {"master": base, "token": made["join_token"], "insecure": True}
         assert register.join(
             request, FACTS, machine.report, root=str(machine.root), run=machine.run
@@ -369,7 +386,7 @@ def test_an_identity_joined_host_comes_back_online_with_its_nonce(
     engine = db.make_engine(url)
     made = setup.init(engine, tmp_path / "tls")
     tls = TlsFiles(Path(made["tls_cert"]), Path(made["tls_key"]))
-    settings = Settings(
+    settings = FrontendConfig(
         db_url=url,
         identity_certs=(IdentityCert(signer.certificate),),
         identity_accounts=("123456789012",),
@@ -422,3 +439,56 @@ def test_a_secret_in_a_failing_scripts_output_is_masked_everywhere(
     assert host["state"] == "failed"
     assert secret not in host["message"]
     assert "connecting with ********" in host["message"]
+
+
+class CannedApi:
+    """A frontend that serves a profile the real one now refuses (stored before, say)."""
+
+    def __init__(self, profile: dict[str, Any]) -> None:
+        self.profile = profile
+        self.token = ""
+        self.statuses: list[dict[str, Any]] = []
+
+    def call(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
+        if path == "/api/v1/join":
+            return {"host_token": "t", "host": {"name": "backend-0-0", "state": "new"}}
+        if path == "/api/v1/self/profile":
+            return self.profile
+        self.statuses.append(body)
+        return {}
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "", "x" * 65])
+def test_a_script_name_that_is_not_a_file_name_reports_failed(machine: Machine, name: str) -> None:
+    api = CannedApi({"scripts": [{"name": name, "content": "#!/bin/sh\necho ran\n"}]})
+    ok = register.join(
+        {"master": "10.0.2.2", "insecure": True},
+        FACTS,
+        machine.report,
+        root=str(machine.root),
+        run=machine.run,
+        api=api,  # type: ignore[arg-type]
+    )
+    assert ok is False
+    assert api.statuses[-1]["state"] == "failed"
+    assert "is not a plain file name" in api.statuses[-1]["message"]
+    assert machine.reports[-1]["step"] == "scripts"
+    assert not [c for c in machine.commands if c and "profile" in c[0]]
+
+
+def test_a_script_that_cannot_be_written_reports_failed(machine: Machine) -> None:
+    # A file where the scripts' folder should be.
+    (machine.root / "var" / "lib" / "shipyard").mkdir(parents=True)
+    (machine.root / "var" / "lib" / "shipyard" / "profile").write_text("")
+    api = CannedApi({"scripts": [{"name": "setup.sh", "content": "#!/bin/sh\n"}]})
+    ok = register.join(
+        {"master": "10.0.2.2", "insecure": True},
+        FACTS,
+        machine.report,
+        root=str(machine.root),
+        run=machine.run,
+        api=api,  # type: ignore[arg-type]
+    )
+    assert ok is False
+    assert api.statuses[-1]["state"] == "failed"
+    assert api.statuses[-1]["message"].startswith("cannot write ")

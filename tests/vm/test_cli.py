@@ -58,3 +58,11 @@ def test_imds_serve_answers_on_loopback(tmp_path: Path, public_key: str) -> None
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_run_and_imds_serve_refuse_a_tag_ec2_would_not_serve(tmp_path: Path) -> None:
+    for argv in (("run", str(tmp_path)), ("imds", "serve")):
+        result = shipyard(*argv, "--tag", "team/name=x")
+        assert result.returncode == 2
+        assert "tag key 'team/name' cannot be served as instance metadata" in result.stderr
+        assert shipyard(*argv, "--tag", "novalue").returncode == 2

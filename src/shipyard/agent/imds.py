@@ -36,6 +36,9 @@ class ImdsClient:
         ttl: int = 21600,
     ) -> None:
         self.host, self.port = host, port
+        # How long one request may keep retrying. Per request, not since the client was
+        # made: a bootstrap step or user-data script may run for minutes between calls.
+        self.patience = deadline
         self.deadline = time.monotonic() + deadline
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -79,6 +82,7 @@ class ImdsClient:
 
     def _request(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """One answer that is not a transient failure, retrying until the deadline."""
+        self.deadline = time.monotonic() + self.patience
         delay = 0.05
         last = "no answer"
         while True:

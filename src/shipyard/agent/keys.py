@@ -9,6 +9,8 @@ import re
 import struct
 from pathlib import Path
 
+from .files import write_atomic
+
 KEY_TYPES = (
     "ssh-ed25519",
     "ssh-rsa",
@@ -97,19 +99,4 @@ def _write(home: Path, keys: list[str]) -> None:
         existing = target.read_text()
     except FileNotFoundError:
         existing = ""
-    tmp = ssh / f".authorized_keys.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(merge(existing, keys))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(ssh, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(target, merge(existing, keys), 0o600)

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import ansible, userdata
 from . import keys as keys_mod
-from . import userdata
+from .files import write_atomic
 from .imds import ImdsClient, ImdsError, ImdsForbidden
 from .report import Reporter
 
@@ -25,10 +26,11 @@ CONFIG = "/etc/shipyard/agent.json"
 STATE = "/var/lib/shipyard-agent"
 
 
-class Settings:
-    """Where the agent reads and writes. A plain class: under emulation, importing
-    dataclasses (and the inspect module behind it) cost a noticeable part of a second
-    of every boot."""
+class AgentEnvironment:
+    """Where the agent reads and writes, and where it finds the metadata service.
+
+    A plain class: under emulation, importing dataclasses (and the inspect module behind
+    it) cost a noticeable part of a second of every boot."""
 
     def __init__(
         self,
@@ -43,11 +45,13 @@ class Settings:
         set_hostname: bool = True,  # also set the running system's host name
         home: Path | None = None,  # the user's home, when not the one in the passwd database
         script_timeout: float = 3600.0,
+        ansible_playbook: str = "/usr/bin/ansible-playbook",
     ) -> None:
         self.config, self.state_dir, self.console = config, state_dir, console
         self.imds_host, self.imds_port, self.deadline = imds_host, imds_port, deadline
         self.etc, self.set_hostname, self.home = etc, set_hostname, home
         self.script_timeout = script_timeout
+        self.ansible_playbook = ansible_playbook
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def load_config(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def run(settings: Settings) -> bool:
+def run(settings: AgentEnvironment) -> bool:
     """One agent run; True when it ends ready."""
     report = Reporter(settings.console)
     report("start", True, pid=os.getpid())
@@ -77,7 +81,9 @@ def run(settings: Settings) -> bool:
     return report.finish()
 
 
-def _run(settings: Settings, config: dict[str, Any], client: ImdsClient, report: Reporter) -> None:
+def _run(
+    settings: AgentEnvironment, config: dict[str, Any], client: ImdsClient, report: Reporter
+) -> None:
     client.token()
     instance_id = client.text("/latest/meta-data/instance-id") or ""
     if not instance_id.startswith("i-") or "/" in instance_id:
@@ -91,14 +97,14 @@ def _run(settings: Settings, config: dict[str, Any], client: ImdsClient, report:
     install_keys(settings, config, client, report)
     set_hostname(settings, client, report)
     if _once(instance_dir, "bootstrap"):
-        run_bootstrap(settings, config, instance_dir, report)
+        run_bootstrap(settings, config, instance_dir, report, client)
     else:
         report("bootstrap", True, skipped="already ran for this instance")
     handle_user_data(settings, client, instance_dir, report)
 
 
 def install_keys(
-    settings: Settings, config: dict[str, Any], client: ImdsClient, report: Reporter
+    settings: AgentEnvironment, config: dict[str, Any], client: ImdsClient, report: Reporter
 ) -> None:
     user = config.get("user")
     if not isinstance(user, str):
@@ -133,7 +139,7 @@ def install_keys(
     report("keys", True, user=user, installed=len(found), skipped=skipped)
 
 
-def set_hostname(settings: Settings, client: ImdsClient, report: Reporter) -> None:
+def set_hostname(settings: AgentEnvironment, client: ImdsClient, report: Reporter) -> None:
     full = client.text("/latest/meta-data/local-hostname")
     if not full:
         report("hostname", True, skipped="no local-hostname in the metadata")
@@ -160,19 +166,36 @@ def _hosts_entry(path: Path, name: str, full: str) -> None:
         lines = ["127.0.0.1\tlocalhost"]
     lines = [line for line in lines if not line.startswith("127.0.1.1")]
     lines.append(f"127.0.1.1\t{full} {name}" if full != name else f"127.0.1.1\t{name}")
-    tmp = path.with_name(f".{path.name}.shipyard")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(lines) + "\n", 0o644)
 
 
 def run_bootstrap(
-    settings: Settings, config: dict[str, Any], instance_dir: Path, report: Reporter
+    settings: AgentEnvironment,
+    config: dict[str, Any],
+    instance_dir: Path,
+    report: Reporter,
+    client: ImdsClient,
 ) -> None:
     steps = config.get("bootstrap") or []
     log = instance_dir / "bootstrap.log"
     for index, step in enumerate(steps):
         argv: list[str]
+        if "ansible" in step:
+            variables = ansible.instance_variables(client)
+            code, problem = ansible.run_playbook(
+                step["ansible"],
+                variables,
+                instance_dir,
+                log,
+                settings.script_timeout,
+                settings.ansible_playbook,
+            )
+            if code != 0:
+                report("ansible", False, index=index, exit_code=code, error=problem, log=str(log))
+                report("bootstrap", False, index=index, exit_code=code, log=str(log))
+                return
+            report("ansible", True, index=index)
+            continue
         if "shell" in step:
             argv = ["/bin/sh", "-c", str(step["shell"])]
         else:
@@ -205,7 +228,7 @@ def run_bootstrap(
 
 
 def handle_user_data(
-    settings: Settings, client: ImdsClient, instance_dir: Path, report: Reporter
+    settings: AgentEnvironment, client: ImdsClient, instance_dir: Path, report: Reporter
 ) -> None:
     raw = client.get("/latest/user-data")
     if raw is None:
@@ -229,8 +252,19 @@ def handle_user_data(
             exit_code=code,
             log=str(instance_dir / "user-data.log"),
         )
-    elif what == "register":
-        register(client, json.loads(data), report)
+    elif what == "json":
+        try:
+            request = userdata.load_json(data)
+        except userdata.UserDataError as exc:
+            report("user-data", False, kind=what, error=str(exc))
+            return
+        if isinstance(request, dict) and "master" in request:
+            register(client, request, report)
+        else:
+            # A JSON document that is not a registration: settings for the image's own
+            # steps (the frontend image reads its "frontend" key), as EC2 leaves user data
+            # to whoever reads it.
+            report("user-data", True, kind=what, note="left for the image's own steps")
     elif what in ("cloud-config", "multipart"):
         report(
             "user-data",
@@ -245,16 +279,14 @@ def handle_user_data(
             "user-data",
             False,
             kind=what,
-            error="user data is neither a #! script nor a registration request",
+            error="user data is neither a #! script nor a JSON document",
         )
 
 
 def register(client: ImdsClient, request: dict[str, object], report: Reporter) -> None:
-    try:
-        from . import register as register_mod  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        report("register", False, error="registration not yet supported")
-        return
+    # Imported here: only instances that register pay for TLS and HTTP at boot.
+    from . import register as register_mod
+
     facts = {
         "instance_id": client.text("/latest/meta-data/instance-id") or "",
         "availability_zone": client.text("/latest/meta-data/placement/availability-zone") or "",
@@ -285,10 +317,10 @@ def _once(instance_dir: Path, what: str) -> bool:
     return True
 
 
-def parse(argv: list[str] | None = None) -> Settings:
+def parse(argv: list[str] | None = None) -> AgentEnvironment:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        return Settings()  # how systemd starts it: no need to import argparse at boot
+        return AgentEnvironment()  # how systemd starts it: no need to import argparse at boot
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -309,7 +341,7 @@ def parse(argv: list[str] | None = None) -> Settings:
     )
     args = parser.parse_args(argv)
     host, _, port = args.imds.rpartition(":")
-    return Settings(
+    return AgentEnvironment(
         config=args.config,
         state_dir=args.state_dir,
         console=args.console or None,

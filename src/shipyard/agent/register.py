@@ -12,14 +12,16 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from .files import write_atomic
 
 DEFAULT_PORT = 8470
 HTTP_TIMEOUT = 30.0
@@ -39,14 +41,21 @@ class JoinFailed(Exception):
         self.step, self.message, self.output = step, message, output
 
 
-def parse_master(master: object) -> str:
-    """The frontend's base URL from "https://IP[:PORT]", "http://IP[:PORT]" or "IP[:PORT]".
+# Letters, digits and inner hyphens per label, at least two labels, at most 253 characters.
+DNS_NAME = re.compile(
+    r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
 
-    The bare form means plain HTTP. Anything but an IP literal is refused: first boot
-    must not depend on DNS.
+
+def parse_master(master: object) -> str:
+    """The frontend's base URL from "https://HOST[:PORT]", "http://HOST[:PORT]" or "HOST[:PORT]".
+
+    The bare form means plain HTTP. HOST is an IP address, or a DNS name for a frontend
+    behind a load balancer (whose addresses change, so it has only a name).
     """
-    if not isinstance(master, str) or not master or len(master) > 80:
-        raise ValueError("master must be https://IP[:PORT] (or an IP address for plain HTTP)")
+    if not isinstance(master, str) or not master or len(master) > 300:
+        raise ValueError("master must be https://HOST[:PORT] (or HOST for plain HTTP)")
     scheme, sep, rest = master.partition("://")
     if not sep:
         scheme, rest = "http", master
@@ -66,11 +75,13 @@ def parse_master(master: object) -> str:
         host, port = rest.split(":")
     try:
         address = ipaddress.ip_address(host)
+        shown = f"[{address}]" if address.version == 6 else str(address)
     except ValueError:
-        raise ValueError(f"master {master!r} is not an IP address") from None
+        if rest.startswith("[") or not DNS_NAME.fullmatch(host):
+            raise ValueError(f"master {master!r} is neither an IP address nor a DNS name") from None
+        shown = host.lower()
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"master {master!r} has no valid port")
-    shown = f"[{address}]" if address.version == 6 else str(address)
     return f"{scheme}://{shown}:{int(port)}"
 
 
@@ -236,19 +247,29 @@ def write_file(root: str, spec: dict[str, Any]) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     uid = _ids(root, "passwd", str(spec.get("owner", "root")))
     gid = _ids(root, "group", str(spec.get("group", "root")))
-    fd, temp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".shipyard-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(str(spec.get("content", "")))
-        os.chmod(temp, int(str(spec.get("mode", "0644")), 8))
-        if os.geteuid() == 0:
-            os.chown(temp, uid, gid)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    mode = int(str(spec.get("mode", "0644")), 8)
+    owner = (uid, gid) if os.geteuid() == 0 else None
+    write_atomic(path, str(spec.get("content", "")), mode, owner)
     return path
+
+
+SCRIPT_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def script_name(name: object) -> str:
+    """``name`` when it is a plain file name for a profile script (what the frontend allows).
+
+    "..", "." or "a/b" would name a folder or a path elsewhere: refused, not trimmed.
+    """
+    text = str(name)
+    if not 1 <= len(text) <= 64 or text.startswith(".") or not SCRIPT_NAME_CHARS.issuperset(text):
+        shown = text[:64] + ("..." if len(text) > 64 else "")
+        raise JoinFailed(
+            "scripts",
+            f"the profile's script name {shown!r} is not a plain file name (letters, digits, "
+            "_ . -, not starting with a dot)",
+        )
+    return text
 
 
 def _check(step: str, what: str, result: tuple[int, str]) -> str:
@@ -281,14 +302,11 @@ def apply_profile(profile: dict[str, Any], *, root: str, run: Runner, report: Re
         del path
     scripts_dir = under(root, "/var/lib/shipyard/profile")
     for script in profile.get("scripts") or []:
-        name = os.path.basename(str(script["name"]))
+        name = script_name(script["name"])
         os.makedirs(scripts_dir, mode=0o700, exist_ok=True)
         path = os.path.join(scripts_dir, name)
         # Created 0700 before a byte is written: a script may hold rendered secrets.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
-        os.fchmod(fd, 0o700)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(str(script["content"]))
+        write_atomic(path, str(script["content"]), 0o700)
         _check(f"script {name}", f"script {name}", run([path]))
         report("script", True, name=name)
     for index, step in enumerate(profile.get("bootstrap") or [], 1):
@@ -318,9 +336,7 @@ def _read_state(root: str, name: str) -> str:
 def _write_state(root: str, name: str, value: str) -> None:
     """Keep ``value`` where only root can read it (the nonce proves this is the host)."""
     os.makedirs(under(root, STATE_DIR), mode=0o700, exist_ok=True)
-    fd = os.open(_state(root, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(value)
+    write_atomic(_state(root, name), value, 0o600)
 
 
 def _facts(request: dict[str, object], facts: dict[str, str], nonce: str = "") -> dict[str, str]:
@@ -392,13 +408,15 @@ def join(
         api.call("POST", "/api/v1/self/status", {"state": "installing", "step": "profile"})
         report("installing", True)
         apply_profile(profile, root=root, run=run, report=report)
-    except JoinFailed as exc:
+    except (JoinFailed, OSError, KeyError, TypeError, ValueError) as exc:
+        # Whatever broke the install, the frontend hears that this host failed.
+        failure = _as_failure(exc, step)
         # The output may hold rendered secrets: masked before it is printed or sent.
-        message, output = mask(exc.message, secrets), mask(tail(exc.output), secrets)
-        report(exc.step, False, error=message, output=output)
+        message, output = mask(failure.message, secrets), mask(tail(failure.output), secrets)
+        report(failure.step, False, error=message, output=output)
         failed = {
             "state": "failed",
-            "step": exc.step[:200],
+            "step": failure.step[:200],
             "message": message[:4000],
             "output_tail": output,
         }
@@ -407,9 +425,6 @@ def join(
         except JoinFailed as again:
             report("failed", False, error=again.message)
         return False
-    except (KeyError, TypeError, ValueError) as exc:
-        report(step, False, error=f"malformed profile: {exc}")
-        return False
     if not _report_state(api, report, "installed", "profile applied"):
         return False
     _write_state(root, "installed", "yes")
@@ -417,6 +432,15 @@ def join(
         report("reboot", True)
         run(["systemctl", "reboot"])
     return True
+
+
+def _as_failure(exc: Exception, step: str) -> JoinFailed:
+    if isinstance(exc, JoinFailed):
+        return exc
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return JoinFailed("install", f"cannot write{where}: {exc.strerror or type(exc).__name__}")
+    return JoinFailed(step, f"malformed profile: {type(exc).__name__}: {exc}")
 
 
 MASK = "********"

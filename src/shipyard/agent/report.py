@@ -41,7 +41,7 @@ class Reporter:
         if ok:
             self("ready", True, total=total, **fields)
         else:
-            self("failed", False, total=total, failed_steps=self.failures, **fields)
+            self("failed", False, total=total, failed_steps=list(self.failures), **fields)
             self.failures.pop()  # the closing report itself is not a step
         return ok
 

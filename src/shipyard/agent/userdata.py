@@ -9,9 +9,15 @@ import os
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
+
+from .files import write_atomic
 
 LIMIT = 16 * 1024  # EC2's limit on user data, before unpacking
 UNPACKED_LIMIT = 16 * 1024 * 1024  # a gzip bomb stops here
+# A registration request nests two or three levels. Deeper documents are refused: 441
+# gzip'd bytes unpack to a million nested brackets, and Python's recursion gives out.
+MAX_JSON_DEPTH = 32
 
 
 class UserDataError(Exception):
@@ -34,7 +40,7 @@ def unpack(data: bytes) -> bytes:
 
 
 def kind(data: bytes) -> str:
-    """One of: empty, script, register, cloud-config, multipart, json, unknown."""
+    """One of: empty, script, cloud-config, multipart, json, unknown (nothing is parsed)."""
     head = data.lstrip()[:200]
     if not head:
         return "empty"
@@ -46,12 +52,37 @@ def kind(data: bytes) -> str:
     if lowered.startswith((b"content-type: multipart", b"mime-version:")):
         return "multipart"
     if head.startswith(b"{"):
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            return "unknown"
-        return "register" if isinstance(doc, dict) and "master" in doc else "json"
+        return "json"
     return "unknown"
+
+
+def load_json(data: bytes) -> Any:
+    """The JSON document in ``data``; UserDataError when it is not one or nests too deep."""
+    too_deep = f"user data is JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        doc = json.loads(data)
+    except RecursionError:
+        raise UserDataError(too_deep) from None
+    except ValueError as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise UserDataError(f"user data starts with {{ but is not valid JSON{where}") from None
+    if _depth_over(doc, MAX_JSON_DEPTH):
+        raise UserDataError(too_deep)
+    return doc
+
+
+def _depth_over(doc: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` deep (no recursion of our own)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in value)
+    return False
 
 
 def run_script(data: bytes, directory: Path, timeout: float) -> int:
@@ -59,7 +90,7 @@ def run_script(data: bytes, directory: Path, timeout: float) -> int:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
     script = directory / "user-data"
-    _write_private(script, data, 0o700)
+    write_atomic(script, data, 0o700)
     log = directory / "user-data.log"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -80,16 +111,5 @@ def run_script(data: bytes, directory: Path, timeout: float) -> int:
             code = 126
     finally:
         os.close(fd)
-    _write_private(directory / "user-data.exit", f"{code}\n".encode(), 0o600)
+    write_atomic(directory / "user-data.exit", f"{code}\n", 0o600)
     return code
-
-
-def _write_private(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
+from shipyard import paths
 from shipyard.errors import UsageError, VMError
+from shipyard.files import write_atomic
 from shipyard.proc import start
 from shipyard.vm import qmp
 from shipyard.vm.firmware import find_ovmf, firmware_args
@@ -130,8 +132,7 @@ def last_message(log_file: Path) -> str:
 
 
 def _verdict_file() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "shipyard" / "kvm.json"
+    return paths.state_dir() / "kvm.json"
 
 
 def _boot_id() -> str:
@@ -155,8 +156,6 @@ def _save(found: Verdict) -> None:
     path = _verdict_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"boot_id": _boot_id(), **asdict(found)}) + "\n")
-        tmp.replace(path)
+        write_atomic(path, json.dumps({"boot_id": _boot_id(), **asdict(found)}) + "\n")
     except OSError as exc:  # a read-only home only costs a probe per process
         log.debug("cannot remember the KVM verdict in %s: %s", path, exc)

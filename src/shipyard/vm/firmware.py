@@ -7,8 +7,6 @@ from pathlib import Path
 
 from shipyard.errors import VMError
 
-FIRMWARES = ("uefi", "bios")
-
 # (code, variables template) pairs, most specific first.
 OVMF_PAIRS = (
     ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
@@ -23,7 +21,8 @@ def find_ovmf() -> tuple[Path, Path]:
             return Path(code), Path(variables)
     raise VMError(
         "UEFI firmware (OVMF) is not installed",
-        hint="install the ovmf package, or boot with --firmware bios",
+        hint="install the ovmf package, or boot with BIOS firmware",
+        setting="firmware",
     )
 
 

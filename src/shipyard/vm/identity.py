@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shipyard import paths
+from shipyard.files import write_atomic
 
 KEY_NAME = "signing-key.pem"
 CERT_NAME = "certificate.pem"
@@ -21,8 +23,7 @@ CERT_NAME = "certificate.pem"
 
 def default_key_dir() -> Path:
     """Where the emulator keeps its key: ``$XDG_STATE_HOME/shipyard/imds``."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "shipyard" / "imds"
+    return paths.state_dir() / "imds"
 
 
 @dataclass(frozen=True)
@@ -83,11 +84,7 @@ def _create(directory: Path, key_path: Path, cert_path: Path) -> None:
         (key_path, key_pem, 0o600),
         (cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644),
     ):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_atomic(path, data, mode=mode)
 
 
 def verify(document: bytes, signature: str, certificate_pem: bytes) -> bool:

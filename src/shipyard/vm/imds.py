@@ -8,8 +8,10 @@ Faults EC2 shows under load (503 throttling, slow answers) can be injected to te
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+import socket
 import threading
 import time
 from collections import deque
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from shipyard.serving import HEAD_SECONDS, MAX_HEAD_BYTES, head_too_large, head_too_slow
 from shipyard.vm.identity import Signer
 from shipyard.vm.metadata import (
     API_VERSIONS,
@@ -34,6 +37,8 @@ log = logging.getLogger("shipyard.imds")
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL = 21600
+# IMDS requests carry no body; a little is read and dropped, more is refused.
+MAX_BODY = 4096
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Fault:
 
 
 @dataclass
-class Settings:
+class ImdsBehaviour:
     """How the service behaves, beyond the instance it describes."""
 
     require_token: bool = True  # IMDSv2 only, EC2's default for new instance types
@@ -58,9 +63,12 @@ class ImdsServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 left a burst of connections waiting for a
+    # retransmitted SYN-ACK: seconds before their head deadline even started.
+    request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], instance: Instance, signer: Signer, settings: Settings
+        self, address: tuple[str, int], instance: Instance, signer: Signer, settings: ImdsBehaviour
     ) -> None:
         super().__init__(address, _Handler)
         self.instance = instance
@@ -120,17 +128,94 @@ class ImdsServer(ThreadingHTTPServer):
         return self._dynamic
 
 
+class _HeadRefused(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class _HeadReader:
+    """The connection's reader while a request head comes in: refuses too much or too late.
+
+    http.server reads up to 100 header lines of 64 KiB each, and waits for them for ever.
+    """
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.left = MAX_HEAD_BYTES
+        self.got = 0
+        self.late = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        want = self.left + 1 if limit < 0 else min(limit, self.left + 1)
+        line: bytes = self.raw.readline(want)
+        self.left -= len(line)
+        self.got += len(line)
+        if self.late:
+            raise _HeadRefused(408)
+        if self.left < 0:
+            raise _HeadRefused(431)
+        return line
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ImdsServer
     protocol_version = "HTTP/1.1"  # keep-alive: an agent makes all its requests on one connection
     server_version = "EC2ws"
     sys_version = ""
+    _watchdog: threading.Timer | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("imds: " + format, *args)
 
+    def handle_one_request(self) -> None:
+        """One request, whose head must fit in MAX_HEAD_BYTES and arrive within HEAD_SECONDS."""
+        raw = self.rfile
+        head = _HeadReader(raw)
+        self.rfile = head  # type: ignore[assignment]
+        self._watchdog = threading.Timer(HEAD_SECONDS, self._too_slow, (head,))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        try:
+            super().handle_one_request()
+        except _HeadRefused as refused:
+            self.close_connection = True
+            if head.got:  # a connection that asked nothing gets no answer
+                sentence = head_too_large() if refused.status == 431 else head_too_slow()
+                self._raw_refusal(refused.status, sentence)
+        finally:
+            self._head_done()
+            self.rfile = raw
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        if isinstance(self.rfile, _HeadReader):
+            self.rfile = self.rfile.raw  # the body is read with the real reader
+        return ok
+
+    def _too_slow(self, head: _HeadReader) -> None:
+        head.late = True
+        # Shutting reads down wakes the handler's blocked read; its answer can still be sent.
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RD)
+
+    def _head_done(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _raw_refusal(self, status: int, sentence: str) -> None:
+        body = f"{sentence}\n".encode()
+        phrase = {408: "Request Timeout", 431: "Request Header Fields Too Large"}[status]
+        with contextlib.suppress(OSError):
+            self.wfile.write(
+                f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+
     def do_PUT(self) -> None:
-        self._drain()
+        if not self._drain():
+            return
         if not self._pre_checks():
             return
         if self._path() != "/latest/api/token":
@@ -148,6 +233,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, self.server.new_token(ttl).encode(), {TTL_HEADER: str(ttl)})
 
     def do_GET(self) -> None:
+        if not self._drain():
+            return
         if not self._pre_checks():
             return
         extra: dict[str, str] = {}
@@ -201,8 +288,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name in rest[1:]:
             if not isinstance(node, dict):
                 return 404, b""
-            # EC2 also accepts "public-keys/0=name" style lookups by index only.
-            node = node.get(name.split("=", 1)[0])
+            # EC2 also accepts "public-keys/0=name" style lookups by index only; a tag key
+            # may hold "=" itself.
+            node = node.get(name, node.get(name.split("=", 1)[0]))
         if node is None:
             return 404, b""
         return 200, _listing(node) if isinstance(node, dict) else node
@@ -210,10 +298,34 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
 
-    def _drain(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+    def _drain(self) -> bool:
+        """Read and drop the request's body; False (after a 400 or 413) when it is not sound.
+
+        A Content-Length that is not a number raised ValueError in the handler, and a
+        negative one made ``read`` wait for the end of a stream the client keeps open.
+        """
+        given = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if len(given) > 1 or any(not v.isascii() or not v.isdigit() for v in given):
+            shown = ", ".join(sorted(given))[:40]
+            self._refuse(400, f"Content-Length {shown!r} is not one byte count")
+            return False
+        if self.headers.get("Transfer-Encoding"):
+            self._refuse(400, "Transfer-Encoding is not accepted here; send Content-Length")
+            return False
+        text = given.pop() if given else "0"
+        length = int(text) if len(text) <= 9 else MAX_BODY + 1
+        if length > MAX_BODY:
+            self._refuse(413, f"a body of {text[:20]} bytes is more than the {MAX_BODY} accepted")
+            return False
         if length:
             self.rfile.read(length)
+        self._head_done()  # head and body are in: the handler's own time is not limited
+        return True
+
+    def _refuse(self, status: int, sentence: str) -> None:
+        """Answer ``status`` with one sentence and close: the rest of the stream is unknown."""
+        self.close_connection = True
+        self._reply(status, f"{sentence}\n".encode(), {"Connection": "close"})
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -239,10 +351,10 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    settings: Settings | None = None,
+    settings: ImdsBehaviour | None = None,
 ) -> Iterator[ImdsServer]:
     """Run the service in a background thread for the duration of the block."""
-    server = ImdsServer((host, port), instance, signer, settings or Settings())
+    server = ImdsServer((host, port), instance, signer, settings or ImdsBehaviour())
     thread = threading.Thread(target=server.serve_forever, name="imds", daemon=True)
     thread.start()
     try:

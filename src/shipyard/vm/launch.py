@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard import record
+from shipyard import proc, record
 from shipyard.errors import AgentError, UsageError, VMError
+from shipyard.record_sections import AgentReport, PortForward, RunEntry, RunOutcome
+from shipyard.vm import instances
 from shipyard.vm.identity import load_signer
 from shipyard.vm.metadata import USER_DATA_LIMIT, Instance
 from shipyard.vm.net import ssh_command
@@ -30,11 +33,18 @@ class RunRequest:
     timeout: float = 300.0
     keep: bool = False
     accel: str | None = None
+    forwards: tuple[instances.Forward, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # served as instance metadata tags
+    iam_role: str | None = None  # an instance profile role, with made-up credentials
+    # Detached: listed by `shipyard ps` while it runs, until `shipyard stop` or power-off.
+    detach: bool = False
     agent: str = "shipyard"  # filled in from the build record
 
 
 @dataclass
 class RunResult:
+    """A run while it goes on; :meth:`entry` is what it comes to."""
+
     instance_id: str
     accelerator: str
     firmware: str
@@ -44,20 +54,26 @@ class RunResult:
     certificate: str
     agent: dict[str, Any] | None = None
     ready_seconds: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    forwards: tuple[instances.Forward, ...] = ()
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "instance_id": self.instance_id,
-            "accelerator": self.accelerator,
-            "firmware": self.firmware,
-            "ssh_port": self.ssh_port,
-            "ssh": self.ssh,
-            "console_log": self.console_log,
-            "certificate": self.certificate,
-            "agent": self.agent,
-            "ready_seconds": self.ready_seconds,
-        }
+    def entry(self, outcome: RunOutcome, disk_size: int | None) -> RunEntry:
+        return RunEntry(
+            instance_id=self.instance_id,
+            accelerator=self.accelerator,
+            firmware=self.firmware,
+            ssh_port=self.ssh_port,
+            ssh=self.ssh,
+            console_log=self.console_log,
+            certificate=self.certificate,
+            agent=AgentReport.model_validate(self.agent) if self.agent else None,
+            ready_seconds=self.ready_seconds,
+            forwards=tuple(
+                PortForward(host_port=f.host_port, guest_port=f.guest_port) for f in self.forwards
+            ),
+            outcome=outcome,
+            disk_size=disk_size,
+            finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        )
 
 
 def read_user_data(path: Path | None) -> bytes | None:
@@ -66,11 +82,11 @@ def read_user_data(path: Path | None) -> bytes | None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"--user-data {path}: {exc.strerror}") from exc
+        raise UsageError(f"{path}: {exc.strerror}", setting="user_data") from exc
     if len(data) > USER_DATA_LIMIT:
         raise UsageError(
-            f"--user-data {path} is {len(data)} bytes; EC2 accepts at most {USER_DATA_LIMIT}"
-            " (gzip it)"
+            f"{path} is {len(data)} bytes; EC2 accepts at most {USER_DATA_LIMIT} (gzip it)",
+            setting="user_data",
         )
     return data
 
@@ -83,15 +99,15 @@ def read_ssh_key(path: Path | None) -> tuple[str, ...]:
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--ssh-key {path}: cannot read it ({exc})") from exc
+        raise UsageError(f"{path}: cannot read it ({exc})", setting="ssh_key") from exc
     keys = tuple(key for line in lines if line.strip() and (key := valid_key(line)))
     if not keys:
-        raise UsageError(f"--ssh-key {path} holds no OpenSSH public key (a .pub file)")
+        raise UsageError(f"{path} holds no OpenSSH public key (a .pub file)", setting="ssh_key")
     return keys
 
 
-def launch(request: RunRequest, say: Any) -> RunResult:
-    """Boot the build, report progress through ``say(text)``, return what happened."""
+def launch(request: RunRequest, say: Any) -> RunEntry:
+    """Boot the build, report progress through ``say(text)``; what happened, as recorded."""
     build_dir = record.find_build(request.build)
     rec = record.load(build_dir)
     image = build_dir / rec.artifact("raw").path
@@ -104,13 +120,16 @@ def launch(request: RunRequest, say: Any) -> RunResult:
     request.agent = rec.agent
     if request.wait_ready and rec.agent == "none":
         raise UsageError(
-            f"build {rec.id} has no boot agent (agent: none): --wait-ready has nothing to wait for"
+            f"build {rec.id} has no boot agent (agent: none): there is no ready report to wait for",
+            setting="wait_ready",
         )
     signer = load_signer()
     instance = Instance(
         user_data=read_user_data(request.user_data),
         public_keys=read_ssh_key(request.ssh_key),
         image_id=_ami_id(rec.id),
+        tags=request.tags,
+        iam_role=request.iam_role,
     )
     workdir = build_dir / "runs" / instance.instance_id
     started = time.monotonic()
@@ -125,6 +144,7 @@ def launch(request: RunRequest, say: Any) -> RunResult:
         accel=request.accel,
         signer=signer,
         keep=request.keep,
+        forwards=tuple((f.host_port, f.guest_port) for f in request.forwards),
     ) as vm:
         result = RunResult(
             instance_id=instance.instance_id,
@@ -134,19 +154,39 @@ def launch(request: RunRequest, say: Any) -> RunResult:
             ssh=ssh_command(user, vm.ssh_port),
             console_log=str(vm.console_log),
             certificate=str(signer.certificate_path),
+            forwards=request.forwards,
         )
         say(f"instance {instance.instance_id}: {firmware}, {vm.accel_note}")
         say(f"console: {vm.console_log}")
         say(f"identity certificate: {signer.certificate_path}")
         say(f"ssh: {result.ssh}")
-        outcome = "interrupted"
+        for f in request.forwards:
+            say(f"port: 127.0.0.1:{f.host_port} → guest port {f.guest_port}")
+        state = instances.InstanceState(
+            instance_id=instance.instance_id,
+            pid=os.getpid(),
+            build=str(build_dir),
+            image=rec.name,
+            state="booting" if request.wait_ready else "running",
+            ssh_port=vm.ssh_port,
+            ssh=result.ssh,
+            console_log=str(vm.console_log),
+            forwards=request.forwards,
+            started=time.time(),
+        )
+        if request.detach:
+            instances.save(state)
+        outcome: RunOutcome = "interrupted"
         try:
-            outcome = _wait(vm, request, result, started, say)
+            outcome = _wait(vm, request, result, started, say, state)
         except VMError:
             outcome = "timeout"
             raise
         finally:
-            _record(build_dir, result, request, outcome)
+            if request.detach:
+                instances.remove(instance.instance_id)
+            entry = result.entry(outcome, request.disk_size)
+            _record(build_dir, entry)
     if outcome == "failed":
         agent = result.agent or {}
         what = (
@@ -158,31 +198,35 @@ def launch(request: RunRequest, say: Any) -> RunResult:
             f"the agent on {instance.instance_id} did not get ready: {what}",
             hint=f"see the console log {vm.console_log}",
         )
-    return result
+    return entry
 
 
-def _wait(vm: VM, request: RunRequest, result: RunResult, started: float, say: Any) -> str:
+def _wait(
+    vm: VM,
+    request: RunRequest,
+    result: RunResult,
+    started: float,
+    say: Any,
+    state: instances.InstanceState,
+) -> RunOutcome:
     if request.wait_ready:
         result.agent = vm.wait_ready(request.timeout, agent=request.agent)
         result.ready_seconds = round(time.monotonic() - started, 2)
         if result.agent.get("step") != "ready":
             return "failed"
         say(f"ready after {result.ready_seconds} s")
-        if not request.keep:
+        if request.detach:
+            instances.save(state.with_state("ready"))
+        if not (request.keep or request.detach):
             return "ready"  # leaving the boot block powers the guest down
     say("running until the guest powers off (Ctrl-C stops it)")
-    vm.process.wait()
+    proc.wait(vm.process)
     return "ready" if result.agent else "exited"
 
 
-def _record(build_dir: Path, result: RunResult, request: RunRequest, outcome: str) -> None:
-    entry = result.as_json() | {
-        "outcome": outcome,
-        "disk_size": request.disk_size,
-        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
+def _record(build_dir: Path, entry: RunEntry) -> None:
     with contextlib.suppress(OSError):  # a read-only build directory must not fail a run
-        record.append(build_dir, "runs", entry)
+        record.append(build_dir, entry)
 
 
 def _ami_id(build_id: str) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +17,9 @@ Node = bytes | dict[str, "Node"]
 
 # EC2 refuses larger user data at launch.
 USER_DATA_LIMIT = 16 * 1024
+
+# The characters EC2 allows in a tag key once tags are in instance metadata.
+TAG_KEY = re.compile(r"[A-Za-z0-9+\-=.,_:@]+")
 
 # Versions a client may ask for besides "latest"; cloud-init probes a few of these.
 API_VERSIONS = (
@@ -54,6 +60,11 @@ class Instance:
     key_name: str = "shipyard"
     public_keys: tuple[str, ...] = ()
     user_data: bytes | None = None
+    # Served under meta-data/tags/instance/ (EC2 does so when metadata tags are enabled).
+    tags: tuple[tuple[str, str], ...] = ()
+    # An instance profile's role: made-up credentials under meta-data/iam/, as the SDKs'
+    # default chain reads them (a local moto server accepts any).
+    iam_role: str | None = None
     launched: str = field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     )
@@ -104,11 +115,54 @@ def metadata_tree(instance: Instance) -> dict[str, Node]:
         "security-groups": b"default",
         "services": {"domain": b"amazonaws.com", "partition": b"aws"},
     }
+    if instance.tags:
+        tree["tags"] = {"instance": {key: value.encode() for key, value in instance.tags}}
+    if instance.iam_role:
+        tree["iam"] = iam_tree(instance)
     if instance.public_keys:
         tree["public-keys"] = {
             str(i): {"openssh-key": key.encode()} for i, key in enumerate(instance.public_keys)
         }
     return tree
+
+
+def iam_tree(instance: Instance) -> dict[str, Node]:
+    """``meta-data/iam/``: the role's profile and made-up credentials, the same on every read."""
+    role = instance.iam_role or ""
+    seed = hashlib.sha256(f"{instance.instance_id}/{role}".encode()).hexdigest()
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=6)
+    credentials = {
+        "Code": "Success",
+        "LastUpdated": instance.launched,
+        "Type": "AWS-HMAC",
+        "AccessKeyId": "ASIA" + seed[:16].upper(),
+        "SecretAccessKey": seed[16:56],
+        "Token": seed[56:] + seed[:32],
+        "Expiration": expires.strftime(stamp),
+    }
+    info = {
+        "Code": "Success",
+        "LastUpdated": instance.launched,
+        "InstanceProfileArn": f"arn:aws:iam::{instance.account_id}:instance-profile/{role}",
+        "InstanceProfileId": "AIPA" + seed[:16].upper()[::-1],
+    }
+    return {
+        "info": json.dumps(info).encode(),
+        "security-credentials": {role: json.dumps(credentials).encode()},
+    }
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """Why EC2 would not serve this tag through the metadata service, or None."""
+    if not key or len(key) > 128 or key in (".", "..") or not TAG_KEY.fullmatch(key):
+        return (
+            f"tag key {key!r} cannot be served as instance metadata "
+            "(1-128 of letters, digits and + - = . , _ : @)"
+        )
+    if len(value) > 256:
+        return f"tag {key}: the value is longer than 256 characters"
+    return None
 
 
 def public_keys_listing(instance: Instance) -> bytes:

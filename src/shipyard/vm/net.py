@@ -40,6 +40,8 @@ class Network:
     ssh_port: int
     imds_port: int
     mac: str
+    # (host port on 127.0.0.1, guest port): more services of the guest, as ssh is.
+    forwards: tuple[tuple[int, int], ...] = ()
 
     def args(self) -> list[str]:
         relay = " ".join(
@@ -61,7 +63,8 @@ class Network:
             f"user,id=meta,net={METADATA_NET},guestfwd=tcp:{IMDS_ADDRESS}:80-cmd:{relay}",
             "-device", f"virtio-net-pci,netdev=meta,mac={random_mac()}",
             "-netdev",
-            f"user,id=net0,net={MAIN_NET},hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22",
+            f"user,id=net0,net={MAIN_NET},hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
+            + "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in self.forwards),
             "-device", f"virtio-net-pci,netdev=net0,mac={self.mac}",
         ]  # fmt: skip
 

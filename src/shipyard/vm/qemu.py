@@ -28,7 +28,7 @@ from shipyard.vm import accel as accel_mod
 from shipyard.vm import console, qmp
 from shipyard.vm.firmware import firmware_args
 from shipyard.vm.identity import Signer, load_signer
-from shipyard.vm.imds import ImdsServer, Settings, serve
+from shipyard.vm.imds import ImdsBehaviour, ImdsServer, serve
 from shipyard.vm.metadata import Instance
 from shipyard.vm.net import Network, free_port
 
@@ -161,7 +161,8 @@ def prepare_overlay(image: Path, overlay: Path, disk_size: int | None) -> None:
         current = image_virtual_size(overlay)
         if disk_size < current:
             raise VMError(
-                f"--disk-size {disk_size} bytes is smaller than the disk ({current} bytes)"
+                f"{disk_size} bytes is smaller than the disk ({current} bytes)",
+                setting="disk_size",
             )
         if disk_size > current:
             run(["qemu-img", "resize", "-q", overlay, str(disk_size)], error=VMError,
@@ -222,8 +223,9 @@ def boot(
     cpus: int = 2,
     accel: str | None = None,
     signer: Signer | None = None,
-    imds_settings: Settings | None = None,
+    imds_settings: ImdsBehaviour | None = None,
     keep: bool = False,
+    forwards: tuple[tuple[int, int], ...] = (),
 ) -> Iterator[VM]:
     """Boot ``image`` (raw or qcow2); yields the running :class:`VM`.
 
@@ -250,7 +252,9 @@ def boot(
                 user_data=user_data, public_keys=ssh_keys, image_id=_image_id(image)
             )
         imds = stack.enter_context(serve(instance, signer or load_signer(), settings=imds_settings))
-        network = Network(ssh_port=free_port(), imds_port=imds.port, mac=instance.mac)
+        network = Network(
+            ssh_port=free_port(), imds_port=imds.port, mac=instance.mac, forwards=forwards
+        )
         console_log = workdir / "console.log"
         console_log.unlink(missing_ok=True)
         argv = qemu_argv(

@@ -1,0 +1,40 @@
+"""Writing files in the guest so that a crash or a reader sees all or nothing (stdlib only).
+
+The agent runs alone in the image, so it keeps this copy of what shipyard.files does.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(
+    path: str | Path, data: bytes | str, mode: int, owner: tuple[int, int] | None = None
+) -> None:
+    """Replace ``path`` with ``data`` (text is UTF-8), created with ``mode`` (and ``owner``).
+
+    The bytes go to a temporary file beside it, synced, renamed over ``path``, and the
+    folder synced; nothing is left behind on failure.
+    """
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.")
+    try:
+        os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, *owner)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
