@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -14,18 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from awsloop import CREDENTIALS, free_port, moto_url
+from awsloop import CREDENTIALS, aws, free_port, moto_url
 
+from shipyard import record
 from shipyard.catalog import sign
 from shipyard.catalog.store import Store, open_store
+from shipyard.record_sections import EbsPublishEntry
 
-__all__ = ["CREDENTIALS", "free_port", "moto_url"]
-
-
-def _kill_agent(home: Path) -> None:
-    subprocess.run(
-        ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True
-    )
+__all__ = ["CREDENTIALS", "aws", "free_port", "moto_url"]
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +29,7 @@ def gpg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix="sy-gpg-", dir="/tmp"))
     sign.ensure_key(home)
     yield home
-    _kill_agent(home)
+    sign.stop_agents(home)
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -45,7 +39,7 @@ def other_gpg_home() -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix="sy-gpg2-", dir="/tmp"))
     sign.ensure_key(home)
     yield home
-    _kill_agent(home)
+    sign.stop_agents(home)
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -62,7 +56,8 @@ BuildMaker = Callable[..., Path]
 
 @pytest.fixture
 def make_build(tmp_path: Path) -> BuildMaker:
-    """A recorded build directory with small image files, as ``shipyard build`` leaves one."""
+    """A recorded build directory with small image files, as ``shipyard build`` leaves one;
+    ``publish`` entries are appended as publish appends them."""
     counter = iter(range(1, 10_000))
 
     def make(
@@ -71,7 +66,7 @@ def make_build(tmp_path: Path) -> BuildMaker:
         arch: str = "amd64",
         created: str = "2026-11-20T10:00:00+00:00",
         packages: dict[str, str] | None = None,
-        publish: list[dict[str, Any]] | None = None,
+        publish: list[EbsPublishEntry] | None = None,
         content: bytes | None = None,
         formats: tuple[str, ...] = ("raw", "qcow2"),
     ) -> Path:
@@ -83,34 +78,33 @@ def make_build(tmp_path: Path) -> BuildMaker:
         for fmt in formats:
             data = (content or f"{build_id} disk image ".encode() * 997) + fmt.encode()
             (build_dir / f"disk.{fmt}").write_bytes(data)
-            arts[fmt] = {
-                "format": fmt,
-                "path": f"disk.{fmt}",
-                "size": len(data),
-                "allocated": len(data),
-                "virtual_size": 2 * 1024**3,
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-        doc: dict[str, Any] = {
-            "schema": 1,
-            "id": build_id,
-            "name": f"debian-{release}-{flavour}-{arch}-{created[:10]}",
-            "status": "complete",
-            "created": created,
-            "manifest_path": "minimal.yml",
-            "manifest_sha256": "0" * 64,
-            "manifest": {},
-            "release": release,
-            "architecture": arch,
-            "flavour": flavour,
-            "agent": "shipyard",
-            "boot_modes": ["uefi", "bios"],
-            "formats": arts,
-            "packages": packages or {"openssh-server": "1:9.2p1-2+deb12u3", "hello": "2.10-3"},
-        }
-        if publish:
-            doc["publish"] = publish
-        (build_dir / "build.json").write_text(json.dumps(doc, indent=2))
+            arts[fmt] = record.Artifact(
+                format=fmt,
+                path=f"disk.{fmt}",
+                size=len(data),
+                allocated=len(data),
+                virtual_size=2 * 1024**3,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        rec = record.BuildRecord(
+            id=build_id,
+            name=f"debian-{release}-{flavour}-{arch}-{created[:10]}",
+            status="complete",
+            created=created,
+            manifest_path="minimal.yml",
+            manifest_sha256="0" * 64,
+            manifest={},
+            release=release,
+            architecture=arch,
+            flavour=flavour,
+            agent="shipyard",
+            boot_modes=["uefi", "bios"],
+            formats=arts,
+            packages=packages or {"openssh-server": "1:9.2p1-2+deb12u3", "hello": "2.10-3"},
+        )
+        record.write(build_dir, rec)
+        for entry in publish or []:
+            record.append(build_dir, entry)
         return build_dir
 
     return make

@@ -9,7 +9,8 @@ from typing import Any
 from fuzz import server_errors
 
 from shipyard.catalog.add import add_build
-from shipyard.catalog.app import Settings, create_app
+from shipyard.catalog.api.app import create_app
+from shipyard.catalog.api.deps import ServedCatalog
 from shipyard.catalog.store import open_store
 
 TOKEN = "fuzz-admin-token"
@@ -21,5 +22,5 @@ def test_no_server_errors(
     store = open_store(str(tmp_path / "catalog"))
     add_build(store, make_build(), home=gpg_home)
     add_build(store, make_build(flavour="web"), home=gpg_home)
-    served = serve(create_app(Settings(store, gpg_home, TOKEN)))
+    served = serve(create_app(ServedCatalog(store, gpg_home, TOKEN)))
     assert server_errors(served.url, TOKEN, max_examples=25) == []

@@ -56,23 +56,23 @@ def test_errors_are_one_sentence(
     tmp_path: Path, make_build: BuildMaker, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = str(tmp_path / "store")
-    assert main(["catalog", "resolve", "--store", store]) == 1
+    assert main(["catalog", "resolve", "--store", store]) == 4
     assert "has no streams/v1/index.sjson" in capsys.readouterr().err
     main(["catalog", "add", str(make_build()), "--store", store])
     capsys.readouterr()
-    assert main(["catalog", "resolve", "flavour=db", "--store", store]) == 1
+    assert main(["catalog", "resolve", "flavour=db", "--store", store]) == 4
     err = capsys.readouterr().err
     assert err.strip() == "shipyard: error: no image in the catalog matches flavour=db"
     assert main(["catalog", "resolve", "flavour", "--store", store]) == 2
     assert "is not a filter" in capsys.readouterr().err
-    assert main(["catalog", "show", "20990101", "--store", store]) == 1
+    assert main(["catalog", "show", "20990101", "--store", store]) == 4
     assert "has no version 20990101" in capsys.readouterr().err
 
 
 def test_publish_target_adds_to_the_named_store(tmp_path: Path, make_build: BuildMaker) -> None:
     store = tmp_path / "published"
     result = publish(make_build(), CatalogTarget(to="catalog", store=str(store), channel="stable"))
-    assert result["target"] == "catalog" and result["channel"] == "stable"
+    assert result.target == "catalog" and result.channel == "stable"
     assert (store / "streams" / "v1" / "index.sjson").is_file()
 
 
@@ -95,6 +95,11 @@ def test_serve_then_pull_with_an_exported_key(
     store = str(tmp_path / "store")
     build = make_build(formats=("raw",))
     assert main(["catalog", "add", str(build), "--store", store]) == 0
+    # Progress on stderr, a line per step when it is not a terminal.
+    steps = capsys.readouterr().err.splitlines()
+    assert steps[0].startswith("shipyard: storing disk.raw (") and steps[-1] == (
+        "shipyard: signing the index"
+    )
     assert main(["catalog", "key"]) == 0
     key = tmp_path / "catalog.asc"
     key.write_text(capsys.readouterr().out)
@@ -135,6 +140,10 @@ def test_serve_then_pull_with_an_exported_key(
         )
         (got,) = pulled["files"]
         assert Path(got["path"]).read_bytes() == (build / "disk.raw").read_bytes()
+        assert "downloading" not in capsys.readouterr().err  # --json: nothing but the JSON
+        again = tmp_path / "again"
+        assert main(["catalog", "pull", url, "-o", str(again), "--keyring", str(key)]) == 0
+        assert "shipyard: downloading disk.raw (" in capsys.readouterr().err
         change = httpx.post(
             f"{url}/api/v1/images/20261120",
             json={"deprecated": True},
@@ -157,3 +166,13 @@ def test_shipyard_publish_to_catalog(
     capsys.readouterr()
     image = run_json(capsys, "catalog", "resolve", "--store", str(store))
     assert image["build_id"] == build.name and image["channel"] == "daily"
+
+
+def test_a_wrong_setting_is_named_by_its_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The catalog says which setting is wrong ("keep"); the CLI names it as its flag.
+    store = str(tmp_path / "store")
+    assert main(["catalog", "prune", "--keep", "0", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shipyard: error: --keep: must be at least 1")

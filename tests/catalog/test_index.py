@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalogloop import ebs_entry
 
 from shipyard.catalog import index, resolve, sign
 from shipyard.catalog.add import add_build
@@ -17,15 +18,12 @@ from shipyard.errors import CatalogError
 
 BuildMaker = Callable[..., Path]
 PUBLISHED = [
-    {
-        "target": "ec2",
-        "region": "us-east-1",
-        "ami_id": "ami-0123456789abcdef0",
-        "snapshot_id": "snap-0123456789abcdef0",
-        "boot_mode": "uefi-preferred",
-        "time": "2026-11-20T11:00:00+00:00",
-    },
-    {"target": "ec2", "region": "eu-west-1", "ami_id": "ami-0fedcba987654321f"},
+    ebs_entry(
+        {
+            "us-east-1": ("ami-0123456789abcdef0", "snap-0123456789abcdef0"),
+            "eu-west-1": ("ami-0fedcba987654321f", "snap-0fedcba987654321f"),
+        }
+    )
 ]
 PRODUCT_ID = re.compile(r"^org\.shipyard\.images:debian:[a-z]+:[a-z0-9]+:[a-z0-9._-]+$")
 
@@ -112,6 +110,20 @@ def test_clients_can_trust_an_exported_public_key(
     verifier = sign.verifier(key_file)
     try:
         view = resolve.view_from_store(catalog, verifier)
+        home = verifier.home
     finally:
         verifier.close()
     assert len(view.products) == 2
+    # gpg starts an agent for the throwaway key ring; it must not outlive the verifier.
+    assert not home.exists()
+    assert not [cmd for cmd in _process_commands() if str(home) in cmd]
+
+
+def _process_commands() -> list[str]:
+    commands = []
+    for entry in Path("/proc").iterdir():
+        try:
+            commands.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, UnicodeDecodeError):
+            continue
+    return commands

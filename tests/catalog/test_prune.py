@@ -15,43 +15,40 @@ from shipyard.catalog.ec2 import client_factory
 from shipyard.catalog.lifecycle import prune
 from shipyard.catalog.store import Store, open_store
 from shipyard.errors import UsageError
+from shipyard.manifest.schema import Ec2Target
+from shipyard.publish import ec2 as ec2_publish
+from shipyard.record_sections import EbsPublishEntry
 
 BuildMaker = Callable[..., Path]
 REGION = "us-east-1"
 
 
-def make_ami(ec2: Any, name: str) -> tuple[str, str]:
-    volume = ec2.create_volume(Size=2, AvailabilityZone=f"{REGION}a")["VolumeId"]
-    snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-    ec2.delete_volume(VolumeId=volume)
-    ami = ec2.register_image(
-        Name=name,
-        Architecture="x86_64",
-        RootDeviceName="/dev/xvda",
-        VirtualizationType="hvm",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
-    )["ImageId"]
-    return ami, snapshot
+def publish_ami(build: Path, url: str) -> tuple[str, str]:
+    """Publish a build's disk as ``publish --to ec2`` does; its (AMI, snapshot)."""
+    entry = ec2_publish.publish(
+        build, Ec2Target(to="ec2", region=REGION, endpoint_url=url), progress=False
+    )
+    assert isinstance(entry, EbsPublishEntry)
+    return entry.image_id, entry.snapshot_id
 
 
 @pytest.fixture
-def ec2(moto_url: str) -> Any:
-    return boto3.client("ec2", endpoint_url=moto_url, region_name=REGION)
+def ec2(aws: str) -> Any:
+    return boto3.client("ec2", endpoint_url=aws, region_name=REGION)
 
 
 @pytest.fixture
 def catalog(
-    tmp_path: Path, make_build: BuildMaker, gpg_home: Path, ec2: Any
+    tmp_path: Path, make_build: BuildMaker, gpg_home: Path, aws: str
 ) -> tuple[Store, dict[str, tuple[str, str]]]:
-    """Four versions of one product, each with an AMI; a fifth on another channel."""
+    """Four versions of one product, each with a published AMI; a fifth on another channel."""
     store = open_store(str(tmp_path / "catalog"))
     amis: dict[str, tuple[str, str]] = {}
     for day in ("01", "02", "03", "04"):
-        ami, snap = make_ami(ec2, f"shipyard-prune-{tmp_path.name}-{day}")
-        publish = [{"target": "ec2", "region": REGION, "ami_id": ami, "snapshot_id": snap}]
-        build = make_build(created=f"2026-11-{day}T10:00:00+00:00", publish=publish)
-        version = add_build(store, build, home=gpg_home)["version"]
-        amis[version] = (ami, snap)
+        build = make_build(created=f"2026-11-{day}T10:00:00+00:00")
+        ami = publish_ami(build, aws)
+        version = add_build(store, build, home=gpg_home).version
+        amis[version] = ami
     add_build(
         store, make_build(created="2026-10-01T10:00:00+00:00"), channel="stable", home=gpg_home
     )
@@ -67,7 +64,7 @@ def live_snapshots(ec2: Any) -> set[str]:
 
 
 def test_prune_keeps_what_is_in_use_and_deletes_the_rest(
-    catalog: tuple[Store, dict[str, tuple[str, str]]], ec2: Any, moto_url: str, gpg_home: Path
+    catalog: tuple[Store, dict[str, tuple[str, str]]], ec2: Any, aws: str, gpg_home: Path
 ) -> None:
     store, amis = catalog
     running_ami = amis["20261101"][0]
@@ -79,10 +76,10 @@ def test_prune_keeps_what_is_in_use_and_deletes_the_rest(
     )
     blobs_before = set(store.list("blobs/"))
 
-    result = prune(store, keep=1, ec2=client_factory(moto_url), home=gpg_home)
+    result = prune(store, keep=1, ec2=client_factory(aws), home=gpg_home)
 
-    assert [(e["version"]) for e in result["removed"]] == ["20261103"]
-    kept = {e["version"]: " ".join(e["reasons"]) for e in result["kept"]}
+    assert [e.version for e in result.removed] == ["20261103"]
+    kept = {e.version: " ".join(e.reasons) for e in result.kept}
     assert instance["InstanceId"] in kept["20261101"]
     assert template in kept["20261102"]
     gone_ami, gone_snap = amis["20261103"]
@@ -92,21 +89,21 @@ def test_prune_keeps_what_is_in_use_and_deletes_the_rest(
         assert amis[version][1] in live_snapshots(ec2)
     remaining = {r.version for r in records.load_all(store)[0]}
     assert remaining == {"20261101", "20261102", "20261104", "20261001"}  # stable one is newest
-    deleted = set(result["blobs_deleted"])
+    deleted = set(result.blobs_deleted)
     assert deleted and deleted <= blobs_before and not deleted & set(store.list("blobs/"))
     view = resolve.view_from_store(store, sign.verifier(gpg_home))
     assert "20261103" not in {i.version for imgs in view.products.values() for i in imgs}
 
 
 def test_prune_respects_older_than_and_dry_run(
-    catalog: tuple[Store, dict[str, tuple[str, str]]], ec2: Any, moto_url: str, gpg_home: Path
+    catalog: tuple[Store, dict[str, tuple[str, str]]], ec2: Any, aws: str, gpg_home: Path
 ) -> None:
     store, amis = catalog
     before = store.list("")
-    young = prune(store, keep=1, older_than_days=100_000, ec2=client_factory(moto_url))
-    assert young["removed"] == [] and store.list("") == before
-    dry = prune(store, keep=2, ec2=client_factory(moto_url), dry_run=True)
-    assert sorted(e["version"] for e in dry["removed"]) == ["20261101", "20261102"]
+    young = prune(store, keep=1, older_than_days=100_000, ec2=client_factory(aws))
+    assert young.removed == () and store.list("") == before
+    dry = prune(store, keep=2, ec2=client_factory(aws), dry_run=True)
+    assert sorted(e.version for e in dry.removed) == ["20261101", "20261102"]
     assert store.list("") == before
     assert {a for a, _ in amis.values()} <= live_images(ec2)
 
@@ -116,8 +113,8 @@ def test_without_ec2_access_versions_with_amis_are_kept(
 ) -> None:
     store, _ = catalog
     result = prune(store, keep=1, ec2=None, home=gpg_home)
-    assert result["removed"] == []
-    assert all("no EC2 access" in " ".join(e["reasons"]) for e in result["kept"])
+    assert result.removed == ()
+    assert all("no EC2 access" in " ".join(e.reasons) for e in result.kept)
 
 
 def test_keep_zero_is_refused(catalog: tuple[Store, dict[str, tuple[str, str]]]) -> None:
@@ -126,12 +123,12 @@ def test_keep_zero_is_refused(catalog: tuple[Store, dict[str, tuple[str, str]]])
 
 
 def test_an_ami_deregistered_elsewhere_does_not_stop_prune(
-    catalog: tuple[Store, dict[str, tuple[str, str]]], ec2: Any, moto_url: str, gpg_home: Path
+    catalog: tuple[Store, dict[str, tuple[str, str]]], ec2: Any, aws: str, gpg_home: Path
 ) -> None:
     store, amis = catalog
     ami, snap = amis["20261101"]
     ec2.deregister_image(ImageId=ami)
-    result = prune(store, keep=3, ec2=client_factory(moto_url), home=gpg_home)
-    assert [e["version"] for e in result["removed"]] == ["20261101"]
-    assert result["removed"][0]["amis"][0]["snapshots"] == [snap]
+    result = prune(store, keep=3, ec2=client_factory(aws), home=gpg_home)
+    assert [e.version for e in result.removed] == ["20261101"]
+    assert result.removed[0].amis[0].snapshots == (snap,)
     assert snap not in live_snapshots(ec2)

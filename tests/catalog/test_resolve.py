@@ -128,3 +128,26 @@ def test_list_includes_deprecated_versions_newest_first(view: resolve.View) -> N
 def test_bad_filters_are_usage_errors(bad: str) -> None:
     with pytest.raises(UsageError):
         resolve.parse_filter(bad)
+
+
+# Without RE2 this search backtracks 2**64 times against a 64-character sha256: the
+# timeout turns that hang into a failure.
+@pytest.mark.timeout(60)
+def test_a_backtracking_regex_ends_at_once(view: resolve.View) -> None:
+    hostile = resolve.parse_filters([r"sha256~^([\w-]|[\w-])*!"])
+    assert resolve.matching(view, hostile) == []
+    assert resolve.resolve(view, resolve.parse_filters([r"flavour~^(w|e|b)+$"])) is not None
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (r"build_id~(a)\1", "is not an RE2 regular expression"),
+        (r"build_id~(?=a)b", "is not an RE2 regular expression"),
+        ("build_id~" + "a" * 257, "at most 256 are allowed"),
+    ],
+)
+def test_regexes_without_a_cost_bound_are_refused(bad: str, says: str) -> None:
+    with pytest.raises(UsageError, match=says) as caught:
+        resolve.parse_filter(bad)
+    assert "\n" not in str(caught.value)

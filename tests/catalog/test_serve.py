@@ -17,7 +17,9 @@ import pytest
 
 from shipyard.catalog import client, index, resolve, sign
 from shipyard.catalog.add import add_build, blob_key
-from shipyard.catalog.app import Settings, create_app
+from shipyard.catalog.api.app import create_app
+from shipyard.catalog.api.deps import ServedCatalog
+from shipyard.catalog.results import PullResult
 from shipyard.catalog.store import Store, open_store
 from shipyard.errors import CatalogError
 
@@ -36,7 +38,7 @@ def catalog(tmp_path: Path, make_build: BuildMaker, gpg_home: Path) -> Store:
 
 @pytest.fixture
 def server(catalog: Store, gpg_home: Path, serve: Callable[..., Any]) -> Any:
-    return serve(create_app(Settings(catalog, gpg_home, TOKEN)))
+    return serve(create_app(ServedCatalog(catalog, gpg_home, TOKEN)))
 
 
 def raw_item(store: Store, gpg_home: Path) -> dict[str, Any]:
@@ -95,6 +97,20 @@ def test_resolve_and_list_api(server: Any) -> None:
     assert sorted(i["flavour"] for i in listed) == ["minimal", "web"]
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert "/api/v1/resolve" in spec["paths"] and "/api/v1/images/{version}" in spec["paths"]
+    # No page that would load its scripts from a CDN (blank offline).
+    assert httpx.get(f"{server.url}/docs").status_code == 404
+    assert httpx.get(f"{server.url}/redoc").status_code == 404
+
+
+def test_regex_filters_from_anyone_have_a_bounded_cost(server: Any) -> None:
+    images = f"{server.url}/api/v1/images"
+    hostile = httpx.get(images, params={"filter": r"build_id~^([\w-]|[\w-])*!"}, timeout=30)
+    assert hostile.status_code == 200 and hostile.json() == []
+    backref = httpx.get(images, params={"filter": r"build_id~(\d)\1"})
+    assert backref.status_code == 400
+    assert "is not an RE2 regular expression" in backref.json()["detail"]
+    long = httpx.get(images, params={"filter": "build_id~" + "a" * 300})
+    assert long.status_code == 400 and "at most 256" in long.json()["detail"]
 
 
 def test_changes_need_the_admin_token(server: Any) -> None:
@@ -113,7 +129,7 @@ def test_changes_need_the_admin_token(server: Any) -> None:
 def test_a_server_without_token_accepts_no_changes(
     catalog: Store, gpg_home: Path, serve: Callable[..., Any]
 ) -> None:
-    served = serve(create_app(Settings(catalog, gpg_home, None)))
+    served = serve(create_app(ServedCatalog(catalog, gpg_home, None)))
     resp = httpx.post(f"{served.url}/api/v1/images/20261120", json={"deprecated": True})
     assert resp.status_code == 403
 
@@ -174,7 +190,7 @@ def cutting_proxy(server: Any) -> Iterator[CuttingProxy]:
     proxy.close()
 
 
-def pull(url: str, gpg_home: Path, out: Path, filters: list[str]) -> dict[str, Any]:
+def pull(url: str, gpg_home: Path, out: Path, filters: list[str]) -> PullResult:
     verifier = sign.verifier(gpg_home)
     remote = client.RemoteCatalog(url, verifier)
     try:
@@ -194,13 +210,13 @@ def test_pull_resumes_a_download_cut_short(
     assert 0 < part.stat().st_size < len(BIG)
     had = part.stat().st_size
     result = pull(server.url, gpg_home, out, ["flavour=minimal"])
-    (got,) = result["files"]
-    assert got["resumed_from"] == had
+    (got,) = result.files
+    assert got.resumed_from == had
     data = (out / "disk.raw").read_bytes()
-    assert data == BIG + b"raw" and hashlib.sha256(data).hexdigest() == got["sha256"]
+    assert data == BIG + b"raw" and hashlib.sha256(data).hexdigest() == got.sha256
     assert not part.exists()
     again = pull(server.url, gpg_home, out, ["flavour=minimal"])
-    assert again["files"][0]["resumed_from"] is None  # already whole: nothing fetched
+    assert again.files[0].resumed_from is None  # already whole: nothing fetched
 
 
 def test_pull_refuses_a_tampered_blob(
@@ -233,9 +249,9 @@ def test_the_server_sees_builds_added_while_it_runs(
     gpg_home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from shipyard.catalog import app
+    from shipyard.catalog.api import deps
 
-    monkeypatch.setattr(app, "RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(deps, "RECHECK_SECONDS", 0.0)
     assert httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "db"}).status_code == 404
     add_build(catalog, make_build(flavour="db"), home=gpg_home)
     found = httpx.get(f"{server.url}/api/v1/resolve", params={"flavour": "db"})
@@ -250,13 +266,13 @@ def test_an_s3_backed_server_serves_ranges_and_pulls(
     tmp_path: Path,
 ) -> None:
     add_build(s3_store, make_build(content=BIG, formats=("raw",)), home=gpg_home)
-    served = serve(create_app(Settings(s3_store, gpg_home, None)))
+    served = serve(create_app(ServedCatalog(s3_store, gpg_home, None)))
     item = raw_item(s3_store, gpg_home)
     part = httpx.get(f"{served.url}/{item['path']}", headers={"Range": "bytes=1000-1999"})
     assert part.status_code == 206 and part.content == BIG[1000:2000]
     result = pull(served.url, gpg_home, tmp_path / "out", ["flavour=minimal"])
     assert (tmp_path / "out" / "disk.raw").read_bytes() == BIG + b"raw"
-    assert result["files"][0]["sha256"] == item["sha256"]
+    assert result.files[0].sha256 == item["sha256"]
 
 
 @pytest.mark.parametrize(
@@ -272,3 +288,62 @@ def test_odd_change_requests_are_refused_clearly(server: Any) -> None:
         f"{server.url}/api/v1/images/20261120", json={"product": "../x"}, headers=headers
     )
     assert resp.status_code == 400 and "is not a product id" in resp.text
+
+
+HUGE = "9" * 5000
+RANGES = [
+    # Range header, status, first bytes of the body or a phrase of the 416's sentence
+    (f"bytes={HUGE}-", 416, "starts beyond the object's"),
+    (f"bytes={HUGE}-{HUGE}", 416, "starts beyond the object's"),
+    (f"bytes=0-{HUGE}", 206, BIG[:10]),
+    (f"bytes=-{HUGE}", 206, BIG[:10]),
+    ("bytes=abc", 416, "is not a byte range"),
+    ("bytes=1-x", 416, "is not a byte range"),
+    ("bytes=-", 416, "is not a byte range"),
+    ("bytes=", 416, "is not a byte range"),
+    ("bytes=1-2-3", 416, "is not a byte range"),
+    ("bytes=--1", 416, "is not a byte range"),
+    ("bytes=+1-2", 416, "is not a byte range"),
+    ("bytes=\u0661-2", 416, "is not a byte range"),  # an Arabic-Indic digit, which int() takes
+    ("bytes=-0", 416, "the last 0 bytes"),
+    ("bytes=9-1", 416, "ends before it starts"),
+    ("bytes=0-1,5-6", 200, BIG[:10]),  # several ranges: the whole object, as RFC 9110 allows
+    ("items=0-1", 200, BIG[:10]),  # a unit we do not know is ignored (RFC 9110 says must)
+    ("bytes", 416, "is not a byte range"),
+    (" bytes = 2-3 ", 206, BIG[2:4]),
+]
+
+
+@pytest.mark.parametrize(("header", "status", "expect"), RANGES, ids=lambda v: str(v)[:24])
+def test_malformed_ranges_get_a_sentence_never_a_500(
+    server: Any, catalog: Store, gpg_home: Path, header: str, status: int, expect: Any
+) -> None:
+    item = raw_item(catalog, gpg_home)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+        # A raw request: HTTP clients refuse to send some of these headers.
+        request = f"GET /{item['path']} HTTP/1.1\r\nHost: x\r\nRange: {header}\r\n"
+        conn.sendall(request.encode() + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(1 << 20):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == str(status).encode()
+    if status == 416:
+        assert expect in body.decode() and body.count(b"\n") == 1
+        assert f"content-range: bytes */{item['size']}".encode() in head.lower()
+        assert b"Traceback" not in body
+    else:
+        assert body.startswith(expect)
+
+
+def test_statuses_follow_the_kind_of_error(
+    tmp_path: Path, gpg_home: Path, serve: Callable[..., Any]
+) -> None:
+    empty = serve(create_app(ServedCatalog(open_store(str(tmp_path / "empty")), gpg_home, "t")))
+    nothing = httpx.get(f"{empty.url}/api/v1/resolve", params={"flavour": "minimal"})
+    assert nothing.status_code == 404 and "is it empty?" in nothing.json()["detail"]
+    admin = {"Authorization": "Bearer t"}
+    bad = httpx.post(f"{empty.url}/api/v1/images/2026", json={"channel": "x"}, headers=admin)
+    assert bad.status_code == 400 and "is not a channel" in bad.json()["detail"]
+    missing = httpx.post(f"{empty.url}/api/v1/images/2026", json={}, headers=admin)
+    assert missing.status_code == 404 and "has no version 2026" in missing.json()["detail"]

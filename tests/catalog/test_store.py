@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from shipyard import record
 from shipyard.catalog import records, resolve, sign
 from shipyard.catalog.add import add_build, blob_key
 from shipyard.catalog.store import Store, open_store
+from shipyard.cli.main import main
 from shipyard.errors import CatalogError
 
 BuildMaker = Callable[..., Path]
@@ -39,22 +41,21 @@ def test_add_stores_blobs_by_sha256_and_is_idempotent(
 ) -> None:
     build = make_build()
     first = add_build(store, build, home=gpg_home)
-    assert first["changed"] and first["version"] == "20261120"
-    rec = json.loads((build / "build.json").read_text())
-    for art in rec["formats"].values():
-        key = blob_key(art["sha256"])
-        assert store.get(key) == (build / art["path"]).read_bytes()
+    assert first.changed and first.version == "20261120"
+    for art in record.load(build).formats.values():
+        key = blob_key(art.sha256)
+        assert store.get(key) == (build / art.path).read_bytes()
     before = store.list("")
     second = add_build(store, build, home=gpg_home)
-    assert not second["changed"] and second["version"] == first["version"]
+    assert not second.changed and second.version == first.version
     assert store.list("") == before  # nothing rewritten
-    assert len(json.loads((build / "build.json").read_text())["catalog"]) == 1
+    assert len(record.load(build).catalog) == 1
 
 
 def test_same_day_builds_get_numbered_versions(
     store: Store, make_build: BuildMaker, gpg_home: Path
 ) -> None:
-    versions = [add_build(store, make_build(), home=gpg_home)["version"] for _ in range(3)]
+    versions = [add_build(store, make_build(), home=gpg_home).version for _ in range(3)]
     assert versions == ["20261120", "20261120.1", "20261120.2"]
 
 
@@ -64,11 +65,11 @@ def test_concurrent_adds_of_different_builds_lose_nothing(
     builds = [make_build(flavour=f) for f in ("minimal", "minimal", "minimal", "web", "web", "db")]
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda b: add_build(store, b, home=gpg_home), builds))
-    assert len({(r["product_id"], r["version"]) for r in results}) == 6
+    assert len({(r.product_id, r.version) for r in results}) == 6
     verifier = sign.verifier(gpg_home)
     view = resolve.view_from_store(store, verifier)
     indexed = {(i.product_id, i.version) for imgs in view.products.values() for i in imgs}
-    assert indexed == {(r["product_id"], r["version"]) for r in results}
+    assert indexed == {(r.product_id, r.version) for r in results}
     assert len(records.load_all(store)[0]) == 6
 
 
@@ -83,7 +84,23 @@ def test_an_incomplete_build_is_refused(
         add_build(open_store(str(tmp_path / "c")), build, home=gpg_home)
 
 
-def test_a_missing_bucket_is_one_clear_sentence(moto_url: str, make_build: BuildMaker) -> None:
-    store = open_store("s3://no-such-bucket-here/x", endpoint_url=moto_url)
-    with pytest.raises(CatalogError, match="the bucket no-such-bucket-here does not exist"):
+def test_a_missing_bucket_is_one_clear_sentence(
+    moto_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "s3://no-such-bucket-here/x"
+    missing = "the bucket no-such-bucket-here does not exist"
+    store = open_store(url, endpoint_url=moto_url)
+    with pytest.raises(CatalogError, match=missing):
         store.get("streams/v1/index.json")
+    # A HEAD or a listing answers a bare 404 for a bucket as for a key.
+    for call in (lambda: store.exists("a"), lambda: store.size("a"), lambda: store.list("")):
+        with pytest.raises(CatalogError, match=missing):
+            call()
+    assert main(["catalog", "list", "--store", url, "--endpoint-url", moto_url]) == 4  # not found
+    assert capsys.readouterr().err.strip() == f"shipyard: error: {url}: {missing}"
+
+
+def test_a_missing_object_in_an_existing_bucket_is_only_missing(s3_store: Store) -> None:
+    assert s3_store.size("nothing/here") is None and not s3_store.exists("nothing/here")
+    with pytest.raises(CatalogError, match="nothing/here does not exist"):
+        s3_store.get("nothing/here")

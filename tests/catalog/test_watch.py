@@ -12,8 +12,10 @@ from catalogloop import make_flat_repo, make_mirror
 
 from shipyard.catalog import mirror, records
 from shipyard.catalog.add import add_build
+from shipyard.catalog.results import WatchResult
 from shipyard.catalog.store import Store, open_store
-from shipyard.catalog.watch import decide, watch_once
+from shipyard.debversion import compare_versions
+from shipyard.watch import decide, watch_once
 
 BuildMaker = Callable[..., Path]
 INSTALLED = {"hello": "2.10-3", "openssh-server": "1:9.2p1-2+deb12u3", "libc6": "2.36-9+deb12u9"}
@@ -62,7 +64,7 @@ def setup(tmp_path: Path, make_build: BuildMaker, gpg_home: Path) -> tuple[Store
     ],
 )
 def test_versions_sort_as_dpkg_sorts_them(a: str, b: str) -> None:
-    ours = mirror.compare_versions(a, b)
+    ours = compare_versions(a, b)
     ours = (ours > 0) - (ours < 0)
     dpkg = {"lt": -1, "eq": 0, "gt": 1}
     found = [
@@ -115,7 +117,7 @@ def test_watch_rebuilds_exactly_the_changed_flavour(
     def publisher(build_dir: Path, manifest: Any) -> list[str]:
         return []
 
-    def one_pass(extra: list[mirror.Source]) -> dict[str, Any]:
+    def one_pass(extra: list[mirror.Source]) -> WatchResult:
         return watch_once(
             store,
             folder,
@@ -127,9 +129,9 @@ def test_watch_rebuilds_exactly_the_changed_flavour(
             publisher=publisher,
         )
 
-    assert one_pass([])["rebuilt"] == 0 and built == []
+    assert one_pass([]).rebuilt == 0 and built == []
     extra = [mirror.Source.parse(make_flat_repo(tmp_path / "extra", {"hello": "2.10-4"}))]
-    assert one_pass(extra)["rebuilt"] == 1 and [p.name for p in built] == ["minimal.yml"]
+    assert one_pass(extra).rebuilt == 1 and [p.name for p in built] == ["minimal.yml"]
     newest = records.load_product(store, records.product_id("bookworm", "amd64", "minimal"))[0]
     assert newest.version == "20261121" and newest.packages["hello"] == "2.10-4"
-    assert one_pass(extra)["rebuilt"] == 0 and len(built) == 1  # settled
+    assert one_pass(extra).rebuilt == 0 and len(built) == 1  # settled

@@ -12,7 +12,7 @@ from shipyard import record
 from shipyard.catalog import mirror, records
 from shipyard.catalog.add import add_build
 from shipyard.catalog.store import open_store
-from shipyard.catalog.watch import watch_once
+from shipyard.watch import watch_once
 
 pytestmark = pytest.mark.build
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -32,11 +32,11 @@ def test_watch_rebuilds_once_for_a_newer_package_and_then_rests(
     result = watch_once(
         store, folder, tmp_path / "out", extra=[mirror.Source.parse(newer)], keep=3, home=gpg_home
     )
-    (flavour,) = result["flavours"]
-    assert result["rebuilt"] == 1, flavour
-    assert "openssh-server" in flavour["changes"]
+    (flavour,) = result.flavours
+    assert result.rebuilt == 1, flavour
+    assert "openssh-server" in flavour.changes
     versions = records.load_product(store, records.product_id("bookworm", "amd64", "minimal"))
-    assert len(versions) == 2 and versions[0].build_id == Path(flavour["build_dir"]).name
+    assert len(versions) == 2 and versions[0].build_id == Path(str(flavour.build_dir)).name
 
     def must_not_build(manifest: Path, out: Path) -> Path:
         pytest.fail(f"{manifest.name} was rebuilt although the mirror did not change")
@@ -44,4 +44,4 @@ def test_watch_rebuilds_once_for_a_newer_package_and_then_rests(
     rest = watch_once(
         store, folder, tmp_path / "out", keep=3, home=gpg_home, builder=must_not_build
     )
-    assert rest["rebuilt"] == 0
+    assert rest.rebuilt == 0

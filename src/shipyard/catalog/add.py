@@ -13,8 +13,11 @@ from typing import Any
 from shipyard import record
 from shipyard.catalog import index, records, sign
 from shipyard.catalog.records import Ami, Channel, Download, VersionRecord
+from shipyard.catalog.results import AddResult
 from shipyard.catalog.store import Store
-from shipyard.errors import CatalogError, UsageError
+from shipyard.errors import CatalogError, CatalogNotFound, UsageError
+from shipyard.progress import SILENT, Progress
+from shipyard.record_sections import CatalogEntry
 
 log = logging.getLogger("shipyard.catalog")
 
@@ -26,21 +29,24 @@ def blob_key(sha256: str) -> str:
     return f"blobs/sha256/{sha256[:2]}/{sha256}"
 
 
-def _put_blob(store: Store, source: Path, sha256: str, size: int) -> str:
+def _put_blob(
+    store: Store, source: Path, sha256: str, size: int, progress: Progress = SILENT
+) -> str:
     """Upload a file under its sha256 unless the store already holds it."""
     key = blob_key(sha256)
     if store.size(key) == size:
         log.info("%s already holds %s", store.url, key)
         return key
     log.info("uploading %s to %s/%s", source.name, store.url, key)
-    store.put_file(key, source)
+    progress.step(f"storing {source.name}", size)
+    store.put_file(key, source, progress.advance)
     return key
 
 
-def _record_blob(store: Store, build_dir: Path) -> Download:
+def _record_blob(store: Store, rec: record.BuildRecord) -> Download:
     """The build record (without the catalog's own notes) as a content-addressed blob."""
-    data = json.loads((build_dir / record.RECORD_NAME).read_text())
-    data.pop("catalog", None)
+    data = record.dump(rec.model_copy(update={"catalog": []}))
+    del data["catalog"]
     payload = json.dumps(data, indent=2, sort_keys=True).encode() + b"\n"
     sha = hashlib.sha256(payload).hexdigest()
     key = blob_key(sha)
@@ -49,20 +55,48 @@ def _record_blob(store: Store, build_dir: Path) -> Download:
     return Download(ftype="build-record", path=key, size=len(payload), sha256=sha)
 
 
+def _provenance_blobs(
+    store: Store, build_dir: Path, rec: record.BuildRecord, home: Path
+) -> dict[str, Download]:
+    """The build's provenance, and a detached signature of it by this catalog's key."""
+    from shipyard.build.provenance import PROVENANCE_NAME, SIGNATURE_NAME
+
+    if rec.provenance is None:
+        return {}
+    source = build_dir / rec.provenance.path
+    try:
+        payload = source.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"{source}: cannot read the build's provenance: {exc}") from exc
+    if hashlib.sha256(payload).hexdigest() != rec.provenance.sha256:
+        raise CatalogError(f"{source}: its sha256 differs from what build.json records")
+    stored: dict[str, Download] = {}
+    for name, ftype, data in (
+        (PROVENANCE_NAME, "provenance", payload),
+        (SIGNATURE_NAME, "provenance-signature", sign.detach_sign(home, payload)),
+    ):
+        sha = hashlib.sha256(data).hexdigest()
+        key = blob_key(sha)
+        if store.size(key) != len(data):
+            store.put(key, data)
+        stored[name] = Download(ftype=ftype, path=key, size=len(data), sha256=sha)
+    return stored
+
+
 def amis_of(rec: record.BuildRecord) -> dict[str, Ami]:
     """The AMIs ``shipyard publish`` recorded for a build, by region (latest wins)."""
-    entries = (rec.model_extra or {}).get("publish") or []
     amis: dict[str, Ami] = {}
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict) or not entry.get("ami_id") or not entry.get("region"):
-            continue
-        amis[entry["region"]] = Ami(
-            region=entry["region"],
-            id=entry["ami_id"],
-            snapshot_id=entry.get("snapshot_id"),
-            boot_mode=entry.get("boot_mode"),
-        )
-    return amis
+    for entry in rec.publish:
+        root_store = "ebs" if entry.backing == "ebs" else "instance-store"
+        for region, image in entry.images.items():
+            amis[region] = Ami(
+                region=region,
+                id=image.image_id,
+                snapshot_id=image.snapshot_id,
+                root_store=root_store,
+                boot_mode=entry.boot_mode,
+            )
+    return dict(sorted(amis.items()))
 
 
 def _date_version(created: str) -> str:
@@ -80,7 +114,8 @@ def add_build(
     build_dir: Path,
     channel: Channel | None = None,
     home: Path | None = None,
-) -> dict[str, Any]:
+    progress: Progress = SILENT,
+) -> AddResult:
     """Put a build's artifacts and record into the store and index them; idempotent."""
     build_dir = record.find_build(build_dir)
     rec = record.load(build_dir)
@@ -100,11 +135,12 @@ def add_build(
             raise CatalogError(f"{source}: the build's {fmt} image is missing")
         if source.stat().st_size != art.size:
             raise CatalogError(f"{source}: its size differs from what build.json records")
-        key = _put_blob(store, source, art.sha256, art.size)
+        key = _put_blob(store, source, art.sha256, art.size, progress)
         downloads[Path(art.path).name] = Download(
             ftype=fmt, path=key, size=art.size, sha256=art.sha256
         )
-    downloads["build.json"] = _record_blob(store, build_dir)
+    downloads["build.json"] = _record_blob(store, rec)
+    downloads.update(_provenance_blobs(store, build_dir, rec, home))
 
     pid = records.product_id(rec.release, rec.architecture, rec.flavour)
     fields = {
@@ -124,26 +160,24 @@ def add_build(
         new = _create(store, rec, pid, fields, channel or "daily")
         changed = True
     if changed:
+        progress.step("signing the index")
         index.regenerate(store, home)
-        record.append(
-            build_dir,
-            "catalog",
-            {
-                "store": store.url,
-                "product_id": pid,
-                "version": new.version,
-                "channel": new.channel,
-                "time": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
+        entry = CatalogEntry(
+            store=store.url,
+            product_id=pid,
+            version=new.version,
+            channel=new.channel,
+            time=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-    return {
-        "store": store.url,
-        "product_id": pid,
-        "version": new.version,
-        "channel": new.channel,
-        "build_id": rec.id,
-        "changed": changed,
-    }
+        record.append(build_dir, entry)
+    return AddResult(
+        store=store.url,
+        product_id=pid,
+        version=new.version,
+        channel=new.channel,
+        build_id=rec.id,
+        changed=changed,
+    )
 
 
 def _create(
@@ -177,13 +211,14 @@ def choose(store: Store, version: str, product: str | None = None) -> VersionRec
         raise UsageError(f"{product!r} is not a product id")
     found = records.find(store, version, product)
     if not found:
-        raise CatalogError(
+        raise CatalogNotFound(
             f"{store.url} has no version {version}" + (f" of {product}" if product else "")
         )
     if len(found) > 1:
         names = ", ".join(sorted(r.product_id for r in found))
         raise UsageError(
-            f"version {version} exists in several products ({names}); name one with --product"
+            f"version {version} exists in several products ({names}); name one",
+            setting="product",
         )
     return found[0]
 

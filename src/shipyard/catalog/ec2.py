@@ -1,19 +1,27 @@
-"""What prune asks EC2: is an AMI still in use, and removing one with its snapshots."""
+"""What prune asks EC2: is an AMI still in use (removing one is ``aws.ami.delete_image``)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import CatalogError
+from shipyard.aws.session import translated
+
+if TYPE_CHECKING:
+    from shipyard.aws.session import Hook
 
 ClientFactory = Callable[[str], Any]
 LIVE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
 
 
-def client_factory(endpoint_url: str | None = None, profile: str | None = None) -> ClientFactory:
-    """Region -> EC2 client made through Shipyard's AWS session factory."""
+def client_factory(
+    endpoint_url: str | None = None, profile: str | None = None, hooks: Sequence[Hook] = ()
+) -> ClientFactory:
+    """Region -> EC2 client made through Shipyard's AWS session factory.
+
+    ``hooks`` are botocore event handlers for every client made.
+    """
     from shipyard.aws.session import AwsSettings, client, make_session
 
     endpoint = endpoint_url or os.environ.get("SHIPYARD_EC2_ENDPOINT_URL")
@@ -22,22 +30,15 @@ def client_factory(endpoint_url: str | None = None, profile: str | None = None) 
     def make(region: str) -> Any:
         if region not in clients:
             settings = AwsSettings(region=region, profile=profile, endpoint_url=endpoint)
-            clients[region] = client(make_session(settings), "ec2", settings)
+            clients[region] = client(make_session(settings, hooks), "ec2", settings)
         return clients[region]
 
     return make
 
 
 def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
+    with translated(what):
         return fn(**kwargs)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise CatalogError(f"cannot {what}: {error.get('Code')}: {error.get('Message')}") from exc
-    except BotoCoreError as exc:
-        raise CatalogError(f"cannot {what}: {exc}") from exc
 
 
 class Usage:
@@ -73,34 +74,3 @@ class Usage:
         if ami_id in self.by_templates:
             return f"launch template {self.by_templates[ami_id]} names {ami_id}"
         return None
-
-
-def delete_ami(client: Any, region: str, ami_id: str, snapshot_id: str | None) -> list[str]:
-    """Deregister an AMI and delete its snapshots; returns the snapshot ids deleted."""
-    try:
-        found = _call(f"describe {ami_id} in {region}", client.describe_images, ImageIds=[ami_id])
-        images = found.get("Images", [])
-    except CatalogError as exc:
-        if "InvalidAMIID" not in str(exc):
-            raise
-        images = []  # deregistered already; its snapshot may still be there
-    snapshots = {snapshot_id} if snapshot_id else set()
-    for image in images:
-        for mapping in image.get("BlockDeviceMappings", []):
-            snap = mapping.get("Ebs", {}).get("SnapshotId")
-            if snap:
-                snapshots.add(snap)
-    if images:
-        _call(f"deregister {ami_id} in {region}", client.deregister_image, ImageId=ami_id)
-    deleted = []
-    for snap in sorted(snapshots):
-        from botocore.exceptions import ClientError
-
-        try:
-            client.delete_snapshot(SnapshotId=snap)
-            deleted.append(snap)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "InvalidSnapshot.NotFound":
-                code = exc.response.get("Error", {}).get("Code")
-                raise CatalogError(f"cannot delete snapshot {snap} in {region}: {code}") from exc
-    return deleted

@@ -16,7 +16,7 @@ from typing import Any
 
 from shipyard.catalog import records, sign
 from shipyard.catalog.store import Store
-from shipyard.errors import CatalogError
+from shipyard.errors import CatalogError, CatalogNotFound
 
 log = logging.getLogger("shipyard.catalog")
 
@@ -140,7 +140,7 @@ def load_signed(store: Store, key: str, verifier: sign.Verifier) -> dict[str, An
     """A ``.json`` document of the store, read from its ``.sjson`` and verified."""
     signed_key = key.removesuffix(".json") + ".sjson"
     if not store.exists(signed_key):
-        raise CatalogError(f"{store.url}: the catalog has no {signed_key} (is it empty?)")
+        raise CatalogNotFound(f"{store.url}: the catalog has no {signed_key} (is it empty?)")
     payload = verifier.verify(store.get(signed_key), f"{store.url}/{signed_key}")
     return parse(payload, signed_key)
 

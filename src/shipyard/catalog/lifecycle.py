@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from shipyard.aws.ami import delete_image
 from shipyard.catalog import index, records
-from shipyard.catalog.ec2 import ClientFactory, Usage, delete_ami
+from shipyard.catalog.ec2 import ClientFactory, Usage
+from shipyard.catalog.results import DeletedAmi, KeptVersion, PruneResult, RemovedVersion
 from shipyard.catalog.store import Store
 from shipyard.errors import ShipyardError, UsageError
 
@@ -51,15 +52,15 @@ def prune(
     ec2: ClientFactory | None = None,
     home: Path | None = None,
     dry_run: bool = False,
-) -> dict[str, Any]:
+) -> PruneResult:
     """Remove old versions, their AMIs and snapshots, and blobs nothing references."""
     if keep < 1:
-        raise UsageError("--keep must be at least 1: the newest version is never pruned")
+        raise UsageError("must be at least 1: the newest version is never pruned", setting="keep")
     recs, _ = records.load_all(store)
     doomed = candidates(recs, keep, older_than_days, datetime.now(UTC))
     usage: dict[str, Usage | ShipyardError] = {}
-    removed: list[dict[str, Any]] = []
-    kept: list[dict[str, Any]] = []
+    removed: list[RemovedVersion] = []
+    kept: list[KeptVersion] = []
     for rec in doomed:
         reasons = []
         for region, ami in sorted(rec.amis.items()):
@@ -75,26 +76,27 @@ def prune(
             reason = str(found) if isinstance(found, ShipyardError) else found.why_kept(ami.id)
             if reason:
                 reasons.append(reason)
-        entry: dict[str, Any] = {"product_id": rec.product_id, "version": rec.version}
         if reasons:
-            kept.append({**entry, "reasons": reasons})
+            kept.append(
+                KeptVersion(product_id=rec.product_id, version=rec.version, reasons=reasons)
+            )
             log.warning("keeping %s %s: %s", rec.product_id, rec.version, "; ".join(reasons))
             continue
+        deleted: list[DeletedAmi] = []
         if not dry_run:
-            deleted_amis = []
             for region, ami in sorted(rec.amis.items()):
                 assert ec2 is not None
-                snaps = delete_ami(ec2(region), region, ami.id, ami.snapshot_id)
-                deleted_amis.append({"region": region, "ami_id": ami.id, "snapshots": snaps})
+                known = [ami.snapshot_id] if ami.snapshot_id else []
+                snaps = delete_image(ec2(region), ami.id, known_snapshots=known)
+                deleted.append(DeletedAmi(region=region, ami_id=ami.id, snapshots=snaps))
             store.delete(records.record_key(rec.product_id, rec.version))
-            entry["amis"] = deleted_amis
-        removed.append(entry)
+        removed.append(RemovedVersion(product_id=rec.product_id, version=rec.version, amis=deleted))
     blobs: list[str] = []
     if removed and not dry_run:
         index.regenerate(store, home)
         released = {d.path for rec in doomed for d in rec.downloads.values()}
         blobs = collect_garbage(store, released)
-    return {"removed": removed, "kept": kept, "blobs_deleted": blobs, "dry_run": dry_run}
+    return PruneResult(removed=removed, kept=kept, blobs_deleted=blobs, dry_run=dry_run)
 
 
 def collect_garbage(store: Store, released: set[str]) -> list[str]:

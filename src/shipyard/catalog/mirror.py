@@ -1,80 +1,19 @@
-"""What a Debian mirror offers: its Packages indexes, and Debian version ordering."""
+"""What a Debian mirror offers: its Packages indexes, newest version of each package."""
 
 from __future__ import annotations
 
 import gzip
 import logging
 import lzma
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shipyard.debversion import compare_versions
 from shipyard.errors import CatalogError
 
 log = logging.getLogger("shipyard.catalog")
-
-_EPOCH = re.compile(r"^(\d+):")
-
-
-def _order(c: str) -> int:
-    if c == "~":
-        return -1
-    if c.isdigit():
-        return 0
-    if c.isalpha():
-        return ord(c)
-    return ord(c) + 256
-
-
-def _compare_part(a: str, b: str) -> int:
-    """dpkg's verrevcmp: alternate non-digit runs (with ~ before all) and numbers."""
-    i = j = 0
-    while i < len(a) or j < len(b):
-        first_diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
-            ac = _order(a[i]) if i < len(a) else 0
-            bc = _order(b[j]) if j < len(b) else 0
-            if ac != bc:
-                return ac - bc
-            i += 1
-            j += 1
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
-            if not first_diff:
-                first_diff = ord(a[i]) - ord(b[j])
-            i += 1
-            j += 1
-        if i < len(a) and a[i].isdigit():
-            return 1
-        if j < len(b) and b[j].isdigit():
-            return -1
-        if first_diff:
-            return first_diff
-    return 0
-
-
-def _split(version: str) -> tuple[int, str, str]:
-    epoch = 0
-    match = _EPOCH.match(version)
-    if match:
-        epoch = int(match.group(1))
-        version = version[match.end() :]
-    upstream, _, revision = version.rpartition("-") if "-" in version else (version, "", "")
-    return epoch, upstream, revision
-
-
-def compare_versions(a: str, b: str) -> int:
-    """Negative, zero or positive as Debian version ``a`` sorts before, with or after ``b``."""
-    ea, ua, ra = _split(a)
-    eb, ub, rb = _split(b)
-    if ea != eb:
-        return ea - eb
-    return _compare_part(ua, ub) or _compare_part(ra, rb)
 
 
 @dataclass(frozen=True)

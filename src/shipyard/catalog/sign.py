@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from shipyard import paths
 from shipyard.errors import CatalogError
 from shipyard.proc import run
 
@@ -21,8 +22,7 @@ def default_home() -> Path:
     env = os.environ.get("SHIPYARD_CATALOG_GNUPGHOME")
     if env:
         return Path(env)
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "shipyard" / "catalog-gnupg"
+    return paths.data_dir() / "catalog-gnupg"
 
 
 def _gpg(home: Path, *args: str, input: bytes | None = None, check: bool = True) -> str:
@@ -72,26 +72,22 @@ def export_public(home: Path) -> str:
 
 def clearsign(home: Path, data: bytes) -> bytes:
     """``data`` clearsigned with the catalog's key."""
+    return _sign(home, data, ["--clearsign"], "sign the catalog index")
+
+
+def detach_sign(home: Path, data: bytes) -> bytes:
+    """An ASCII-armoured detached signature of ``data`` by the catalog's key."""
+    return _sign(home, data, ["--armor", "--detach-sign"], "sign the provenance")
+
+
+def _sign(home: Path, data: bytes, how: list[str], what: str) -> bytes:
     fingerprint = ensure_key(home)
+    unattended = ["--local-user", fingerprint, "--pinentry-mode", "loopback", "--passphrase", ""]
     result = run(
-        [
-            "gpg",
-            "--homedir",
-            str(home),
-            "--batch",
-            "--no-tty",
-            "--quiet",
-            "--local-user",
-            fingerprint,
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--clearsign",
-        ],
+        ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--quiet", *unattended, *how],
         input=data,
         error=CatalogError,
-        what="sign the catalog index",
+        what=what,
     )
     return result.stdout.encode()
 
@@ -125,6 +121,7 @@ class Verifier:
 
     def close(self) -> None:
         if self._tmp is not None:
+            stop_agents(self._home or Path(self._tmp.name))
             self._tmp.cleanup()
             self._tmp = None
             self._home = None
@@ -149,19 +146,46 @@ class Verifier:
                 input=signed,
                 check=False,
             )
-            status = result.stdout
-            if "[GNUPG:] VALIDSIG" not in status or "[GNUPG:] BADSIG" in status:
-                reason = (
-                    "its signature is bad"
-                    if "BADSIG" in status
-                    else (
-                        "it is signed by an unknown key"
-                        if "NO_PUBKEY" in status
-                        else "it carries no valid signature"
-                    )
-                )
-                raise CatalogError(f"{what} was refused: {reason}")
+            _check_status(result.stdout, what)
             return out.read_bytes()
+
+    def verify_detached(self, data: bytes, signature: Path, what: str) -> None:
+        """CatalogError unless ``signature`` is a good signature of ``data`` by a trusted key."""
+        result = run(
+            [
+                "gpg",
+                "--homedir",
+                str(self.home),
+                "--batch",
+                "--no-tty",
+                "--status-fd",
+                "1",
+                "--verify",
+                str(signature),
+                "-",
+            ],
+            input=data,
+            check=False,
+        )
+        _check_status(result.stdout, what)
+
+
+def _check_status(status: str, what: str) -> None:
+    """CatalogError unless gpg's status lines show a good signature."""
+    if "[GNUPG:] VALIDSIG" in status and "[GNUPG:] BADSIG" not in status:
+        return
+    if "BADSIG" in status:
+        reason = "its signature is bad"
+    elif "NO_PUBKEY" in status:
+        reason = "it is signed by an unknown key"
+    else:
+        reason = "it carries no valid signature"
+    raise CatalogError(f"{what} was refused: {reason}")
+
+
+def stop_agents(home: Path) -> None:
+    """Stop the gpg-agent that gpg starts for ``home`` (even a key import starts one)."""
+    run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
 
 
 def verifier(trusted: Path | None = None) -> Verifier:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from shipyard.errors import CatalogError
+from shipyard import paths
+from shipyard.errors import CatalogError, CatalogNotFound
 
 CHUNK = 1024 * 1024
 
@@ -39,8 +40,10 @@ class Store(Protocol):
         """Create an object only if it does not exist yet; False if it already did."""
         ...
 
-    def put_file(self, key: str, source: Path) -> None:
-        """Copy a local file into the store atomically."""
+    def put_file(
+        self, key: str, source: Path, on_bytes: Callable[[int], object] | None = None
+    ) -> None:
+        """Copy a local file into the store atomically; ``on_bytes(n)`` as it goes."""
         ...
 
     def exists(self, key: str) -> bool: ...
@@ -70,8 +73,7 @@ def default_store_url() -> str:
     env = os.environ.get("SHIPYARD_CATALOG")
     if env:
         return env
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return str(Path(data_home) / "shipyard" / "catalog")
+    return str(paths.data_dir() / "catalog")
 
 
 def open_store(url: str | None = None, *, endpoint_url: str | None = None) -> Store:
@@ -91,7 +93,7 @@ def copy_out(store: Store, key: str, dest: BinaryIO, start: int = 0) -> int:
     """Write an object (from byte ``start``) into ``dest``; returns the bytes written."""
     size = store.size(key)
     if size is None:
-        raise CatalogError(f"{store.url}: {key} does not exist")
+        raise CatalogNotFound(f"{store.url}: {key} does not exist")
     written = 0
     if size > start:
         for chunk in store.get_range(key, start, size - 1):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from shipyard.catalog.store import CHUNK
-from shipyard.errors import CatalogError
+from shipyard.errors import CatalogError, CatalogNotFound
+from shipyard.files import atomic_writer
 
 
 class LocalStore:
@@ -28,7 +28,7 @@ class LocalStore:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
-            raise CatalogError(f"{self.url}: {key} does not exist") from None
+            raise CatalogNotFound(f"{self.url}: {key} does not exist") from None
         except OSError as exc:
             raise CatalogError(f"{self.url}: cannot read {key}: {exc.strerror}") from exc
 
@@ -36,27 +36,22 @@ class LocalStore:
         try:
             fh = open(self._path(key), "rb")  # noqa: SIM115 (closed by the generator)
         except FileNotFoundError:
-            raise CatalogError(f"{self.url}: {key} does not exist") from None
+            raise CatalogNotFound(f"{self.url}: {key} does not exist") from None
         return _read_range(fh, start, end)
 
     def put(self, key: str, data: bytes) -> None:
         self._atomic(key, lambda fh: fh.write(data))
 
     def put_new(self, key: str, data: bytes) -> bool:
-        created = True
+        try:
+            self._atomic(key, lambda fh: fh.write(data), replace=False)
+        except FileExistsError:
+            return False
+        return True
 
-        def publish(tmp: str, path: Path) -> None:
-            nonlocal created
-            try:
-                os.link(tmp, path)  # fails if the key exists: an atomic create-if-absent
-            except FileExistsError:
-                created = False
-            os.unlink(tmp)
-
-        self._atomic(key, lambda fh: fh.write(data), publish)
-        return created
-
-    def put_file(self, key: str, source: Path) -> None:
+    def put_file(
+        self, key: str, source: Path, on_bytes: Callable[[int], object] | None = None
+    ) -> None:
         def copy(fh: BinaryIO) -> None:
             # Disk images are sparse: seek over zero blocks rather than write them.
             with open(source, "rb") as src:
@@ -65,34 +60,27 @@ class LocalStore:
                         fh.seek(len(chunk), os.SEEK_CUR)
                     else:
                         fh.write(chunk)
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
                 fh.truncate()
 
         self._atomic(key, copy)
 
     def _atomic(
-        self,
-        key: str,
-        write: Callable[[BinaryIO], object],
-        publish: Callable[[str, Path], None] = os.replace,
+        self, key: str, write: Callable[[BinaryIO], object], *, replace: bool = True
     ) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         except OSError as exc:
             raise CatalogError(f"{self.url}: cannot write {key}: {exc.strerror}") from exc
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with atomic_writer(path, replace=replace) as fh:
                 write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            publish(tmp, path)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise CatalogError(f"{self.url}: cannot write {key}: {exc.strerror}") from exc
-            raise
+        except OSError as exc:
+            if isinstance(exc, FileExistsError) and not replace:
+                raise  # put_new: the key exists
+            raise CatalogError(f"{self.url}: cannot write {key}: {exc.strerror}") from exc
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from shipyard.aws.session import translated
 from shipyard.catalog.store import CHUNK
-from shipyard.errors import CatalogError
+from shipyard.errors import (
+    AWSConflict,
+    AWSError,
+    AWSNotFound,
+    CatalogConflict,
+    CatalogError,
+    CatalogNotFound,
+)
+
+
+class _NoSuchObject(CatalogNotFound):
+    """A key the bucket does not hold (the bucket itself is there)."""
 
 
 def s3_client(endpoint_url: str | None = None) -> Any:
@@ -28,24 +41,50 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.client = client
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._bucket_seen = False  # once it answered, a 404 is about a key
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, what: str, key: str, fn: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        with self._translated(what, key):
+            result = fn(Bucket=self.bucket, **kwargs)
+        self._bucket_seen = True
+        return result
 
+    @contextmanager
+    def _translated(self, what: str, key: str) -> Iterator[None]:
+        """AWS's errors in the block as the catalog's, naming the store and the key."""
         try:
-            return fn(Bucket=self.bucket, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                raise CatalogError(f"{self.url}: {key} does not exist") from None
-            if code == "NoSuchBucket":
-                raise CatalogError(f"{self.url}: the bucket {self.bucket} does not exist") from None
-            raise CatalogError(f"{self.url}: cannot {what} {key}: {code}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise CatalogError(f"{self.url}: cannot {what} {key}: {exc}") from exc
+            with translated(f"{what} {key}"):
+                yield
+        except AWSNotFound as exc:
+            # A HEAD answers a bare 404 for a missing bucket as for a missing key.
+            if exc.code == "NoSuchBucket" or (
+                exc.code in ("404", "NotFound") and self._bucket_missing()
+            ):
+                raise CatalogNotFound(
+                    f"{self.url}: the bucket {self.bucket} does not exist"
+                ) from None
+            raise _NoSuchObject(f"{self.url}: {key} does not exist") from None
+        except AWSConflict:
+            raise CatalogConflict(f"{self.url}: {key} exists already") from None
+        except AWSError as exc:
+            raise CatalogError(f"{self.url}: {exc}", hint=exc.hint) from exc
+
+    def _bucket_missing(self) -> bool:
+        """Whether the bucket is gone (asked once, until a call has found it there)."""
+        if self._bucket_seen:
+            return False
+        try:
+            with translated(f"inspect the bucket {self.bucket}"):
+                self.client.head_bucket(Bucket=self.bucket)
+        except AWSNotFound:
+            return True
+        except AWSError:
+            return False
+        self._bucket_seen = True
+        return False
 
     def get(self, key: str) -> bytes:
         resp = self._call("read", key, self.client.get_object, Key=self._key(key))
@@ -74,13 +113,13 @@ class S3Store:
             self._call(
                 "write", key, self.client.put_object, Key=self._key(key), Body=data, IfNoneMatch="*"
             )
-        except CatalogError as exc:
-            if "PreconditionFailed" in str(exc) or "ConditionalRequestConflict" in str(exc):
-                return False
-            raise
+        except CatalogConflict:
+            return False
         return True
 
-    def put_file(self, key: str, source: Path) -> None:
+    def put_file(
+        self, key: str, source: Path, on_bytes: Callable[[int], object] | None = None
+    ) -> None:
         from boto3.s3.transfer import TransferConfig
 
         config = TransferConfig(multipart_chunksize=64 * 1024 * 1024)
@@ -88,7 +127,7 @@ class S3Store:
             "write",
             key,
             lambda Bucket: self.client.upload_file(
-                str(source), Bucket, self._key(key), Config=config
+                str(source), Bucket, self._key(key), Config=config, Callback=on_bytes
             ),
         )
 
@@ -98,10 +137,8 @@ class S3Store:
     def size(self, key: str) -> int | None:
         try:
             resp = self._call("inspect", key, self.client.head_object, Key=self._key(key))
-        except CatalogError as exc:
-            if "does not exist" in str(exc):
-                return None
-            raise
+        except _NoSuchObject:
+            return None
         return int(resp["ContentLength"])
 
     def delete(self, key: str) -> None:
@@ -112,15 +149,11 @@ class S3Store:
         strip = len(self.prefix) + 1 if self.prefix else 0
         found: dict[str, str] = {}
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = self._call("list", prefix or "/", paginator.paginate, Prefix=full)
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=full)  # lazy: errors come below
+        with self._translated("list", prefix or "/"):
             for page in pages:
                 for obj in page.get("Contents", []):
                     found[obj["Key"][strip:]] = obj["ETag"].strip('"')
-        except (ClientError, BotoCoreError) as exc:
-            raise CatalogError(f"{self.url}: cannot list {prefix or '/'}: {exc}") from exc
         return found
 
 

@@ -11,27 +11,52 @@ from fastapi.responses import StreamingResponse
 from shipyard.catalog.store import Store
 from shipyard.errors import CatalogError
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _BLOB = re.compile(r"^blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})$")
+# No object is 10**18 bytes: longer numbers count as "beyond the end" without being
+# converted (int() of a 5,000-digit header raised ValueError: a 500 and a traceback).
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    return _BEYOND if len(digits) > _MAX_DIGITS else int(digits)
+
+
+def _shown(header: str) -> str:
+    return repr(header if len(header) <= 40 else header[:40] + "...")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """(start, end) inclusive of one byte range; None: send it all; "bad": unsatisfiable."""
+    """(start, end) inclusive of one byte range; None: send it all; a str: why it is a 416.
+
+    Units other than bytes and lists of several ranges are ignored (RFC 9110 lets a server
+    send the whole object); a bytes range that is malformed or outside the object is refused.
+    """
     if not header:
         return None
-    match = _RANGE.match(header.strip())
+    text = header.strip()
+    unit, _, spec = text.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    match = _RANGE.match(f"bytes={spec.strip()}")
     if not match or match.groups() == ("", ""):
-        return None  # multiple or malformed ranges: RFC 9110 lets us send the whole
+        form = "bytes=FIRST-LAST, FIRST- or -LENGTH"
+        return f"the Range header {_shown(text)} is not a byte range ({form})"
     first, last = match.groups()
+    if size == 0:
+        return f"the Range header {_shown(text)} asks for bytes of an empty object"
     if first == "":
-        length = int(last)
+        length = _position(last)
         if length == 0:
-            return "bad"
+            return f"the Range header {_shown(text)} asks for the last 0 bytes"
         return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
-        return "bad"
+    start = _position(first)
+    if last and _position(last) < start:
+        return f"the Range header {_shown(text)} ends before it starts"
+    if start >= size:
+        return f"the Range header {_shown(text)} starts beyond the object's {size} bytes"
+    end = min(_position(last), size - 1) if last else size - 1
     return start, end
 
 
@@ -59,10 +84,15 @@ def object_response(store: Store, key: str, request: Request) -> Response:
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     wanted = parse_range(request.headers.get("range"), size)
-    if wanted == "bad":
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
     if request.headers.get("if-range") and request.headers["if-range"] != etag:
-        wanted = None  # the client's partial copy is of another object
+        wanted = None  # the client's partial copy is of another object: send the whole
+    if isinstance(wanted, str):
+        return Response(
+            f"{wanted}\n",
+            status_code=416,
+            headers={**headers, "Content-Range": f"bytes */{size}"},
+            media_type="text/plain",
+        )
     status = 200
     start, end = 0, size - 1
     if isinstance(wanted, tuple):
