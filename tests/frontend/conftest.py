@@ -19,7 +19,7 @@ from frontloop import ACCOUNT, Frontend, Signer, make_signer
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.core.config import FrontendConfig, IdentityCert
 from shipyard.frontend.core.sealing import new_key
 from shipyard.frontend.server import background
 from shipyard.vm.net import free_port
@@ -121,6 +121,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     _drop_database(url)
 
 
+@pytest.fixture
+def pg_url(postgres: str) -> Iterator[str]:
+    """A new, empty database on the test PostgreSQL server."""
+    url = _fresh_database(postgres)
+    yield url
+    _drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
     return make_signer(tmp_path_factory.mktemp("identity"))
@@ -138,7 +146,7 @@ SECRET_KEY = new_key()
 
 @pytest.fixture
 def settings_extra() -> dict[str, Any]:
-    """Settings a test module changes for its frontend (override this fixture)."""
+    """FrontendConfig a test module changes for its frontend (override this fixture)."""
     return {}
 
 
@@ -147,7 +155,7 @@ def frontend(db_url: str, signer: Signer, settings_extra: dict[str, Any]) -> Ite
     """An initialised frontend served by uvicorn on 127.0.0.1, trusting ``signer``."""
     engine = db.make_engine(db_url)
     made = setup.init(engine)
-    settings = Settings(
+    settings = FrontendConfig(
         db_url=db_url,
         identity_certs=(IdentityCert(signer.cert_pem),),
         identity_accounts=(ACCOUNT,),

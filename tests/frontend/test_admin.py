@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from frontloop import Frontend
+from sqlalchemy.orm import Session
 
 
 def test_admin_api_needs_the_admin_token(frontend: Frontend) -> None:
@@ -73,3 +74,58 @@ def test_an_appliance_with_hosts_cannot_be_removed(frontend: Frontend) -> None:
 def test_bad_names_are_refused(frontend: Frontend, name: str) -> None:
     r = frontend.http.post("/api/v1/appliances", json={"name": name}, headers=frontend.admin())
     assert r.status_code == 422
+
+
+def test_no_page_loads_scripts_from_a_cdn(frontend: Frontend) -> None:
+    # Swagger UI and ReDoc would fetch their scripts from a CDN: blank offline.
+    assert frontend.http.get("/docs").status_code == 404
+    assert frontend.http.get("/redoc").status_code == 404
+    assert "/api/v1/join" in frontend.http.get("/openapi.json").json()["paths"]
+
+
+def test_an_appliance_name_leaves_room_for_its_host_names(frontend: Frontend) -> None:
+    admin = frontend.admin()
+    longest = "a" * 50
+    r = frontend.http.post("/api/v1/appliances", json={"name": longest}, headers=admin)
+    assert r.status_code == 201, r.text
+    name, _ = frontend.joined("i-1", appliance=longest, availability_zone="local-1z")
+    assert len(name) <= 63
+    r = frontend.http.post("/api/v1/appliances", json={"name": "a" * 57}, headers=admin)
+    assert r.status_code == 422
+    assert "an appliance name has at most 50 characters (this one has 57)" in r.text
+
+
+def _legacy_appliance(frontend: Frontend, name: str) -> None:
+    """An appliance made before names were limited: written straight into the database."""
+    from shipyard.frontend.models import Appliance
+
+    with Session(frontend.engine) as session, session.begin():
+        session.add(Appliance(name=name, description="", profile={}))
+
+
+def test_a_host_name_too_long_is_refused_at_join_with_one_sentence(frontend: Frontend) -> None:
+    _legacy_appliance(frontend, "b" * 60)
+    before = frontend.snapshot()
+    r = frontend.join("i-1", appliance="b" * 60)
+    assert r.status_code == 422
+    assert "would be 64 characters, over the 63 a host name may have" in r.text
+    assert frontend.snapshot() == before
+
+
+def test_an_over_long_host_from_before_can_still_be_removed(frontend: Frontend) -> None:
+    if frontend.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite ever stored host names over 63 characters")
+    from shipyard.frontend.models import Appliance, Host
+
+    long_name = "c" * 60 + "-0-0"
+    with Session(frontend.engine) as session, session.begin():
+        appliance = Appliance(name="c" * 60, description="", profile={})
+        session.add(appliance)
+        session.flush()
+        session.add(
+            Host(name=long_name, appliance_id=appliance.id, rack=0, rank=0, state="installed")
+        )
+    admin = frontend.admin()
+    assert frontend.http.get(f"/api/v1/hosts/{long_name}", headers=admin).status_code == 200
+    assert frontend.http.delete(f"/api/v1/hosts/{long_name}", headers=admin).status_code == 204
+    assert frontend.http.get(f"/api/v1/hosts/{long_name}", headers=admin).status_code == 404

@@ -28,6 +28,7 @@ def test_init_prints_tokens_and_token_commands_manage_join_tokens(
     made = json.loads(out)
     assert code == 0
     assert set(made) == {
+        "initialised",
         "admin_token",
         "join_token",
         "tls_cert",
@@ -35,7 +36,7 @@ def test_init_prints_tokens_and_token_commands_manage_join_tokens(
         "ca_sha256",
         "secret_key_file",
     }
-    assert len(made["ca_sha256"]) == 64
+    assert len(made["ca_sha256"]) == 64 and made["initialised"] == "now"
     assert (tls_dir / "frontend.key").stat().st_mode & 0o777 == 0o600
     assert Path(made["secret_key_file"]).stat().st_mode & 0o777 == 0o600
     code, out, _ = run(
@@ -194,7 +195,17 @@ def test_stack_commands_in_stackis_grammar(
         (["stack", "list", "host", "output-format=xml"], "output-format=xml is not text or json"),
         (["stack", "set", "attr", "attr=x"], "missing parameter value="),
         (["stack", "remove", "host", "nosuch"], "there is no host named 'nosuch'"),
-        (["stack", "add", "host", "Bad Name"], "name: String should match pattern"),
+        (["stack", "list", "host", "nosuch-0-0"], "no host named 'nosuch-0-0'"),
+        (["stack", "list", "appliance", "nosuch"], "no appliance named 'nosuch'"),
+        (["stack", "list", "host", "--colour"], "'stack list host' has no option --colour"),
+        (
+            ["stack", "add", "host", "Bad Name"],
+            "name: 'Bad Name' is not allowed here: use lower-case",
+        ),
+        (
+            ["stack", "add", "appliance", "a" * 57],
+            "an appliance name has at most 50 characters (this one has 57)",
+        ),
         (
             ["stack", "set", "appliance", "profile", "backend", "file=missing.yml"],
             "cannot read profile",
@@ -217,6 +228,32 @@ def test_stack_errors_are_one_sentence(
     assert err.startswith("shipyard: error: ")
     assert message in err
     assert "Traceback" not in err
+
+
+@sqlite_only
+def test_stack_help_and_json_are_options_not_names(
+    frontend: Frontend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_FRONTEND_URL", frontend.url)
+    monkeypatch.setenv("SHIPYARD_ADMIN_TOKEN", frontend.admin_token)
+
+    code, out, err = run(capsys, "stack", "add", "host", "--help")
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: stack add host NAME appliance=A")
+    code, out, _ = run(capsys, "stack", "list", "host", "-h")
+    assert code == 0 and out == "usage: stack list host [NAME...]\n"
+    with pytest.raises(SystemExit) as exited:
+        main(["stack", "--help"])
+    assert exited.value.code == 0
+    assert "  stack set host attr NAME attr=K" in capsys.readouterr().out
+
+    # Nothing was sent for a host named --help, and an empty list still has its header.
+    code, out, _ = run(capsys, "stack", "list", "host", "--json")
+    assert (code, json.loads(out)) == (0, [])
+    code, out, _ = run(capsys, "stack", "list", "host")
+    assert code == 0
+    assert out.split() == ["HOST", "RACK", "RANK", "APPLIANCE", "STATE", "INSTANCE_ID", "IP",
+                           "MAC", "MESSAGE", "UPDATED"]  # fmt: skip
 
 
 def test_stack_without_a_token_says_how_to_give_one(
@@ -251,3 +288,56 @@ def test_init_against_a_postgresql_that_is_not_there_is_one_sentence_without_the
     assert err.startswith("shipyard: error: cannot connect to the database ")
     assert "s3cret-pw" not in err and "Traceback" not in err
     assert "shipyard: hint: start PostgreSQL" in err
+
+
+def test_nothing_is_created_for_a_database_that_was_never_initialised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nosuch" / "fe.db"
+    code, _, err = run(capsys, "frontend", "init", "--db", f"sqlite:///{missing}")
+    assert code == 1 and f"the folder {missing.parent} does not exist" in err
+    assert not missing.parent.exists()
+
+    never = tmp_path / "never.db"
+    for argv in (["token", "list"], ["token", "create"], ["serve", "--listen", "127.0.0.1:8470"]):
+        code, _, err = run(capsys, "frontend", *argv, "--db", f"sqlite:///{never}")
+        assert code == 1, argv
+        assert f"there is no frontend database at {never}" in err
+        assert "run `shipyard frontend init` first" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_again_mints_no_tokens_and_adopts_given_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipyard.frontend import setup
+    from shipyard.frontend.core import db
+
+    url = f"sqlite:///{tmp_path / 'fe.db'}"
+    admin = "sya_" + "A" * 43
+    (tmp_path / "admin.token").write_text(admin + "\n")
+    monkeypatch.setenv("SHIPYARD_INIT_JOIN_TOKEN", "syj_" + "b" * 43)
+    tls = ["--tls-dir", str(tmp_path / "tls")]
+    code, out, _ = run(
+        capsys, "frontend", "init", "--db", url, *tls,
+        "--admin-token-file", str(tmp_path / "admin.token"), "--json",
+    )  # fmt: skip
+    first = json.loads(out)
+    assert code == 0 and first["admin_token"] == admin and first["join_token"] == "syj_" + "b" * 43
+
+    code, out, _ = run(capsys, "frontend", "init", "--db", url, *tls, "--json")
+    again = json.loads(out)
+    assert code == 0 and again["initialised"] == "already" and "admin_token" not in again
+    engine = db.make_engine(url)
+    assert len(setup.list_tokens(engine, "admin")) == 1
+    code, out, _ = run(capsys, "frontend", "init", "--db", url, "--migrate-only")
+    assert code == 0 and out.startswith("schema at revision ")
+
+    (tmp_path / "bad.token").write_text("hunter2")
+    code, _, err = run(
+        capsys, "frontend", "init", "--db", f"sqlite:///{tmp_path / 'other.db'}",
+        "--admin-token-file", str(tmp_path / "bad.token"),
+    )  # fmt: skip
+    assert code == 2 and "hunter2" not in err
+    assert not (tmp_path / "other.db").exists()
+    assert f"--admin-token-file {tmp_path / 'bad.token'} is not an admin token" in err

@@ -17,7 +17,7 @@ from shipyard.errors import FrontendError
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import IdentityBinding, IdentityCert, Settings
+from shipyard.frontend.core.config import FrontendConfig, IdentityBinding, IdentityCert
 from shipyard.frontend.server import background
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -55,7 +55,7 @@ def run_instance(aws: str, place: dict[str, str], subnet: str) -> str:
 def confirmed(aws: str, db_url: str, signer: Signer, place: dict[str, str]) -> Iterator[Frontend]:
     engine = db.make_engine(db_url)
     made = setup.init(engine)
-    settings = Settings(
+    settings = FrontendConfig(
         db_url=db_url,
         identity_certs=(IdentityCert(signer.cert_pem),),
         identity_accounts=(ACCOUNT,),
@@ -125,7 +125,7 @@ def test_instances_ec2_does_not_vouch_for_are_refused(
 
 
 def test_vpc_bindings_without_ec2_refuse_to_start(db_url: str) -> None:
-    settings = Settings(
+    settings = FrontendConfig(
         db_url=db_url, identity_bindings=(IdentityBinding("backend", vpc_ids=("vpc-1",)),)
     )
     with pytest.raises(FrontendError, match="confirmed with EC2"):

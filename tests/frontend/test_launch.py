@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from awsloop import REGION, clients
@@ -56,7 +57,7 @@ def test_launch_runs_instances_that_will_join(
     assert sum(len(r["Instances"]) for r in running["Reservations"]) == 3
 
 
-def test_launch_refuses_a_hostname_master(
+def test_launch_refuses_a_master_that_names_no_host(
     aws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'fe.db'}"
@@ -64,12 +65,12 @@ def test_launch_refuses_a_hostname_master(
     code = main(
         [
             "frontend", "launch", "--db", url, "--appliance", "backend", "--ami", "ami-1",
-            "--instance-type", "t3.micro", "--master", "frontend.example.com",
+            "--instance-type", "t3.micro", "--master", "https://front_end.example.com",
             "--region", REGION, "--endpoint-url", aws,
         ]
     )  # fmt: skip
     assert code == 2
-    assert "is not an IP address" in capsys.readouterr().err
+    assert "is neither an IP address nor a DNS name" in capsys.readouterr().err
     ec2, _ = clients(aws)
     assert ec2.describe_instances()["Reservations"] == []
 
@@ -90,3 +91,51 @@ def test_launch_refuses_plain_http_unless_insecure(
     assert "refusing plain HTTP" in capsys.readouterr().err
     ec2, _ = clients(aws)
     assert ec2.describe_instances()["Reservations"] == []
+
+
+def test_launch_with_asg_grows_the_group_and_expects_its_new_instances(
+    aws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    url = f"sqlite:///{tmp_path / 'fe.db'}"
+    setup.init(db.make_engine(url), tmp_path / "tls")
+    ec2, _ = clients(aws)
+    autoscaling = boto3.Session(region_name=REGION).client("autoscaling", endpoint_url=aws)
+    ami = ec2.register_image(
+        Name="shipyard-backend-asg", RootDeviceName="/dev/xvda", VirtualizationType="hvm"
+    )["ImageId"]
+    ec2.create_launch_template(
+        LaunchTemplateName="backend-lt",
+        LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.micro"},
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="backend",
+        LaunchTemplate={"LaunchTemplateName": "backend-lt", "Version": "$Latest"},
+        MinSize=0, MaxSize=3, DesiredCapacity=1,
+        AvailabilityZones=[f"{REGION}a"],
+    )  # fmt: skip
+    before = {i["InstanceId"] for i in _group(autoscaling)["Instances"]}
+
+    argv = ["frontend", "launch", "--db", url, "--appliance", "backend", "--asg", "backend",
+            "--region", REGION, "--endpoint-url", aws]  # fmt: skip
+    assert main([*argv, "--count", "2", "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    group = _group(autoscaling)
+    assert group["DesiredCapacity"] == 3
+    new = {i["InstanceId"] for i in group["Instances"]} - before
+    assert {h["instance_id"] for h in expected} == new and len(new) == 2
+    assert [h["state"] for h in expected] == ["expected", "expected"]
+
+    # Past the group's MaxSize: one sentence, and the group is left as it was.
+    assert main([*argv, "--count", "1"]) == 2
+    assert "allows at most 3 instances; it has 3" in capsys.readouterr().err
+    assert main([*argv, "--ami", ami]) == 2
+    assert "--ami is for RunInstances" in capsys.readouterr().err
+    assert _group(autoscaling)["DesiredCapacity"] == 3
+
+
+def _group(autoscaling: Any) -> Any:
+    return autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["backend"])[
+        "AutoScalingGroups"
+    ][0]

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import Settings
-from shipyard.frontend.crud import hosts
+from shipyard.frontend.core.config import FrontendConfig
+from shipyard.frontend.crud import hosts, joining
 from shipyard.frontend.models import Host, utcnow
 from shipyard.frontend.server import background
 
@@ -149,7 +149,7 @@ def test_the_background_sweeper_fails_stuck_hosts_without_anyone_reading(
 ) -> None:
     engine = db.make_engine(db_url)
     made = setup.init(engine)
-    settings = Settings(db_url=db_url, install_timeout=1, sweep_interval=0.2)
+    settings = FrontendConfig(db_url=db_url, install_timeout=1, sweep_interval=0.2)
     with (
         background(create_app(settings, engine=engine)) as url,
         httpx.Client(base_url=url, timeout=30) as http,
@@ -169,3 +169,20 @@ def test_the_background_sweeper_fails_stuck_hosts_without_anyone_reading(
 def _state_in_db(engine: Engine, name: str) -> str:
     with engine.connect() as conn:
         return str(conn.execute(select(Host.state).where(Host.name == name)).scalar_one())
+
+
+def test_a_report_on_a_host_that_changed_since_it_was_read_is_not_applied(
+    frontend: Frontend,
+) -> None:
+    # A report is read, then written without a transaction around both (on PostgreSQL):
+    # the sweep marking the host failed in between must win, and the report be redone.
+    name, token = frontend.joined("i-1")
+    with frontend.engine.begin() as conn:
+        read = joining.host_by_token(conn, token, utcnow())
+    with db.session_factory(frontend.engine)() as session, session.begin():
+        assert hosts.sweep(session, timeout=600, now=utcnow() + timedelta(seconds=601)) == [name]
+    with frontend.engine.begin() as conn, pytest.raises(joining.Raced):
+        joining.report(conn, read, "installing", "packages", utcnow())
+    assert host(frontend, name)["state"] == "failed"
+    code, body = status(frontend, token, "installing")
+    assert code == 409 and "failed" in str(body["detail"])

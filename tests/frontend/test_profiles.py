@@ -122,3 +122,30 @@ def test_a_profile_that_does_not_parse_is_refused(frontend: Frontend) -> None:
     )
     assert r.status_code == 422
     assert "script a" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "../../etc/cron.d/x", ".hidden"])
+def test_a_script_name_that_is_not_a_plain_file_name_is_refused(
+    frontend: Frontend, name: str
+) -> None:
+    r = frontend.http.put(
+        "/api/v1/appliances/backend/profile",
+        json={"scripts": [{"name": name, "content": "#!/bin/sh\n"}]},
+        headers=frontend.admin(),
+    )
+    assert r.status_code == 422
+    assert "is not a plain file name" in r.text
+
+
+def test_a_profile_file_with_such_a_script_name_is_one_sentence(tmp_path: Any) -> None:
+    from shipyard.errors import UsageError
+    from shipyard.frontend.profile_file import load_profile
+
+    path = tmp_path / "profile.yml"
+    path.write_text("scripts:\n  - name: '..'\n    content: '#!/bin/sh'\n")
+    with pytest.raises(UsageError) as caught:
+        load_profile(path)
+    assert str(caught.value) == (
+        f"profile {path}: scripts.0.name: '..' is not a plain file name (letters, digits, "
+        "_ . -, not starting with a dot)"
+    )

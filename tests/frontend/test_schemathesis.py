@@ -10,7 +10,7 @@ from fuzz import server_errors
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.config import FrontendConfig
 from shipyard.frontend.server import background
 
 
@@ -19,7 +19,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fe.db'}"
     engine = db.make_engine(url)
     admin = setup.init(engine)["admin_token"]
-    with background(create_app(Settings(db_url=url), engine=engine)) as base:
+    with background(create_app(FrontendConfig(db_url=url), engine=engine)) as base:
         yield base, admin
 
 

@@ -43,12 +43,12 @@ def test_shadow_values_are_sealed_at_rest_and_open_only_for_their_host(
 
 def test_a_frontend_without_a_key_refuses_shadow_values(frontend: Frontend) -> None:
     from shipyard.frontend.api.app import create_app
-    from shipyard.frontend.core.config import Settings
+    from shipyard.frontend.core.config import FrontendConfig
     from shipyard.frontend.server import background
 
     name, _ = frontend.joined("i-1")
     before = frontend.snapshot()
-    with background(create_app(Settings(db_url=str(frontend.engine.url)))) as url:
+    with background(create_app(FrontendConfig(db_url=str(frontend.engine.url)))) as url:
         import httpx
 
         response = httpx.put(

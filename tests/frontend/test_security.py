@@ -12,7 +12,7 @@ from shipyard.errors import UsageError
 from shipyard.frontend.core.config import IdentityCert
 from shipyard.frontend.core.security import IdentityRefused, load_certificates, verify_identity
 from shipyard.frontend.models import Token
-from shipyard.frontend.server import parse_listen, read_cert
+from shipyard.frontend.server import read_cert
 
 DOC = {"instanceId": "i-1", "region": "eu-west-1", "accountId": "123456789012"}
 
@@ -51,20 +51,6 @@ def test_read_cert_forms(signer: Signer, tmp_path: Path) -> None:
         read_cert(str(tmp_path / "junk"))
     with pytest.raises(UsageError, match="cannot read identity certificate"):
         read_cert(str(tmp_path / "missing.pem"))
-
-
-@pytest.mark.parametrize(
-    ("listen", "pair"),
-    [("127.0.0.1:8470", ("127.0.0.1", 8470)), ("[::1]:9000", ("::1", 9000))],
-)
-def test_listen_addresses(listen: str, pair: tuple[str, int]) -> None:
-    assert parse_listen(listen) == pair
-
-
-@pytest.mark.parametrize("listen", ["localhost:8470", "127.0.0.1", "127.0.0.1:0", "1.2.3.4:x"])
-def test_bad_listen_addresses(listen: str) -> None:
-    with pytest.raises(UsageError):
-        parse_listen(listen)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -204,10 +204,10 @@ def test_identity_document_replayed_without_the_nonce(frontend: Frontend, signer
 def test_identity_joins_need_a_configured_account(db_url: str, signer: Signer) -> None:
     from shipyard.errors import FrontendError
     from shipyard.frontend.api.app import create_app
-    from shipyard.frontend.core.config import IdentityCert, Settings
+    from shipyard.frontend.core.config import FrontendConfig, IdentityCert
 
     with pytest.raises(FrontendError, match="no account"):
-        create_app(Settings(db_url=db_url, identity_certs=(IdentityCert(signer.cert_pem),)))
+        create_app(FrontendConfig(db_url=db_url, identity_certs=(IdentityCert(signer.cert_pem),)))
 
 
 class TestRateLimits:

@@ -11,6 +11,7 @@ import httpx
 
 from shipyard.errors import FrontendError
 from shipyard.frontend.core.config import CA_ENV
+from shipyard.validation_text import first_problem
 
 # C0 and C1 control characters but tab and newline, and DEL: what a terminal would obey.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -104,8 +105,6 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return f"HTTP {response.status_code}"
     if isinstance(detail, list):
-        # Pydantic validation errors: name the first field and what is wrong with it.
-        first = detail[0] if detail else {}
-        where = ".".join(str(p) for p in first.get("loc", [])[1:])
-        return f"{where}: {first.get('msg', 'invalid')}"
+        # Validation errors: the first field (without "body"/"path") and what is wrong with it.
+        return first_problem([d for d in detail if isinstance(d, dict)], skip=1)
     return str(detail)

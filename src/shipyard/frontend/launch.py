@@ -55,9 +55,9 @@ def launch(engine: Engine, req: LaunchRequest, aws: AwsSettings) -> list[HostPub
             parse_master(req.master), {"ca_sha256": req.ca_sha256, "insecure": req.insecure}
         )
     except ValueError as exc:
-        raise UsageError(f"--master: {exc}") from exc
+        raise UsageError(str(exc), setting="master") from exc
     if req.count < 1:
-        raise UsageError("--count must be at least 1")
+        raise UsageError("must be at least 1", setting="count")
     db.check_current(engine)
     sessions = db.session_factory(engine)
     with sessions() as session, session.begin():
@@ -104,6 +104,77 @@ def launch(engine: Engine, req: LaunchRequest, aws: AwsSettings) -> list[HostPub
     return recorded
 
 
+# How long new instances of an auto-scaling group may take to be listed by it.
+GROUP_GROWTH_WAIT = 120.0
+
+
+def grow_group(
+    engine: Engine, appliance: str, count: int, group: str, aws: AwsSettings
+) -> list[HostPublic]:
+    """Raise auto-scaling group ``group``'s desired capacity by ``count``; expect the new hosts.
+
+    The group's launch template carries the join user data (the frontend stack writes it
+    with a join token from SSM), so only the capacity changes here. The instances the
+    group starts are recorded as expected hosts, pinned to their instance ids, as
+    RunInstances' are.
+    """
+    import time
+
+    if count < 1:
+        raise UsageError("the count of hosts to add must be at least 1")
+    db.check_current(engine)
+    with db.session_factory(engine)() as session:
+        appliances.get(session, appliance)
+    autoscaling = client(make_session(aws), "autoscaling", aws)
+    before = _group(autoscaling, group)
+    desired = int(before["DesiredCapacity"]) + count
+    if desired > int(before["MaxSize"]):
+        raise UsageError(
+            f"auto-scaling group {group} allows at most {before['MaxSize']} instances; "
+            f"it has {before['DesiredCapacity']} and {count} more were asked for"
+        )
+    known = {i["InstanceId"] for i in before.get("Instances", [])}
+    call(
+        autoscaling,
+        "set_desired_capacity",
+        "SetDesiredCapacity",
+        AutoScalingGroupName=group,
+        DesiredCapacity=desired,
+        HonorCooldown=False,
+    )
+    deadline = time.monotonic() + GROUP_GROWTH_WAIT
+    while True:
+        new = [
+            i
+            for i in _group(autoscaling, group).get("Instances", [])
+            if i["InstanceId"] not in known
+        ]
+        if len(new) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    started = [
+        {
+            "InstanceId": i["InstanceId"],
+            "Placement": {"AvailabilityZone": i.get("AvailabilityZone", "")},
+        }
+        for i in new[:count]
+    ]
+    return _expect(db.session_factory(engine), appliance, started)
+
+
+def _group(autoscaling: Any, name: str) -> dict[str, Any]:
+    found = call(
+        autoscaling,
+        "describe_auto_scaling_groups",
+        "DescribeAutoScalingGroups",
+        AutoScalingGroupNames=[name],
+    )["AutoScalingGroups"]
+    if not found:
+        raise UsageError(f"there is no auto-scaling group named {name!r}")
+    group: dict[str, Any] = found[0]
+    return group
+
+
 def _terminate(ec2: Any, ids: list[str]) -> None:
     call(ec2, "terminate_instances", "TerminateInstances", InstanceIds=ids)
 
@@ -117,7 +188,7 @@ def _expect(sessions: Any, appliance: str, instances: list[dict[str, Any]]) -> l
             rack = hosts.rack_from_zone(zone)
             rank = hosts.next_rank(session, app.id, rack)
             body = HostCreate(
-                name=f"{appliance}-{rack}-{rank}",
+                name=hosts.host_name(appliance, rack, rank),
                 appliance=appliance,
                 rack=rack,
                 rank=rank,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Iterator
@@ -11,23 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import FrontendError, UsageError
-from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.core.config import FrontendConfig, IdentityCert
 from shipyard.frontend.core.tls import TlsFiles
 
 KEEP_ALIVE = 65
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """HOST:PORT (or [IPv6]:PORT) as a pair; the host must be an IP address."""
-    host, sep, port = listen.rpartition(":")
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise UsageError(f"--listen {listen!r} is not IP:PORT") from None
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--listen {listen!r} has no valid port")
-    return host, int(port)
 
 
 def read_cert(spec: str) -> IdentityCert:
@@ -50,15 +36,18 @@ def _ssl_options(tls: TlsFiles | None) -> dict[str, Any]:
     return {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
 
 
-def serve(settings: Settings, host: str, port: int, tls: TlsFiles | None = None) -> None:
+def serve(settings: FrontendConfig, host: str, port: int, tls: TlsFiles | None = None) -> None:
     """Serve until interrupted; the database must already be initialised."""
     import uvicorn
 
     from shipyard.frontend.api.app import create_app
     from shipyard.frontend.core import db
+    from shipyard.serving import uvicorn_limits
 
     engine = db.make_engine(settings.db_url)
-    db.check_current(engine)
+    # Every replica migrates at start, under the lock, so a rolling upgrade needs no step.
+    db.upgrade_locked(engine)
+    db.check_initialised(engine)
     app = create_app(settings, engine=engine)
     # Keep idle connections longer than a load balancer's idle timeout (60 s on AWS):
     # a backend closing first races with the next request on the same connection.
@@ -69,6 +58,7 @@ def serve(settings: Settings, host: str, port: int, tls: TlsFiles | None = None)
         log_level="warning",
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE,
+        **uvicorn_limits(),
         **_ssl_options(tls),
     )
 
@@ -80,6 +70,8 @@ def background(
     """Serve ``app`` from a thread while the block runs; yields its base URL."""
     import uvicorn
 
+    from shipyard.serving import uvicorn_limits
+
     config = uvicorn.Config(
         app,
         host=host,
@@ -88,6 +80,7 @@ def background(
         access_log=False,
         lifespan="on",
         timeout_keep_alive=KEEP_ALIVE,
+        **uvicorn_limits(),
         **_ssl_options(tls),
     )
     server = uvicorn.Server(config)

@@ -31,12 +31,21 @@ class TokenInfo:
     appliance: str | None
 
 
-def init(engine: Engine, tls_dir: Path | None = None) -> dict[str, str]:
+def init(
+    engine: Engine,
+    tls_dir: Path | None = None,
+    *,
+    admin_token: str | None = None,
+    join_token: str | None = None,
+) -> dict[str, str]:
     """Migrate the schema, add the default appliance, and mint an admin and a join token.
 
     With ``tls_dir``, also make a self-signed TLS certificate there and the key shadow
     attributes are sealed with (both kept if they exist), and return their paths and the
-    certificate's SHA-256 fingerprint, which hosts pin.
+    certificate's SHA-256 fingerprint, which hosts pin. ``admin_token``/``join_token``
+    adopt tokens made elsewhere instead of minting them. A database that already has a
+    live admin token gets no new tokens: running init again (every replica may) only
+    migrates, and the result says so with ``"initialised": "already"``.
     """
     made: dict[str, str] = {}
     if tls_dir is not None:
@@ -48,16 +57,25 @@ def init(engine: Engine, tls_dir: Path | None = None) -> dict[str, str]:
             "ca_sha256": tls.read_fingerprint(files.cert),
             "secret_key_file": str(tls_dir / SECRET_KEY_FILE),
         }
-    db.upgrade(engine)
+    db.upgrade_locked(engine)
     with db.session_factory(engine)() as session, session.begin():
+        db.lock_for_init(session)
         for name, description in DEFAULT_APPLIANCES.items():
             if session.scalars(select(Appliance.id).where(Appliance.name == name)).first() is None:
                 session.add(Appliance(name=name, description=description, profile={}))
-        _, admin = tokens.create(session, "admin", description="created by frontend init")
-        _, join = tokens.create(
-            session, "join", description="created by frontend init", ttl=JOIN_TOKEN_TTL
+        if tokens.live_count(session, "admin"):
+            return {"initialised": "already", **made}
+        _, admin = tokens.create(
+            session, "admin", description="created by frontend init", plain=admin_token
         )
-    return {"admin_token": admin, "join_token": join, **made}
+        _, join = tokens.create(
+            session,
+            "join",
+            description="created by frontend init",
+            ttl=JOIN_TOKEN_TTL,
+            plain=join_token,
+        )
+    return {"initialised": "now", "admin_token": admin, "join_token": join, **made}
 
 
 def create_token(

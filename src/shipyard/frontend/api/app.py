@@ -15,9 +15,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shipyard import __version__
-from shipyard.errors import FrontendError
+from shipyard.errors import FrontendError, ShipyardError, http_status_for
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.config import FrontendConfig
 from shipyard.frontend.core.problems import Problem
 from shipyard.frontend.core.ratelimit import Limiter, TooManyRequests
 from shipyard.frontend.core.security import load_certificates
@@ -70,7 +70,9 @@ async def _no_receive() -> Message:
 
 
 async def _problem(_request: Request, exc: Exception) -> JSONResponse:
-    status = exc.status if isinstance(exc, Problem) else 400
+    """Our errors as one sentence: a Problem's own status, else its kind's (errors.py)."""
+    assert isinstance(exc, ShipyardError)
+    status = exc.status if isinstance(exc, Problem) else http_status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
@@ -92,7 +94,7 @@ async def _db_busy(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def sweep_forever(database: db.Database, settings: Settings) -> None:
+async def sweep_forever(database: db.Database, settings: FrontendConfig) -> None:
     """Mark hosts stuck past the install timeout as failed, every sweep interval."""
     from shipyard.frontend.crud import hosts, joining
     from shipyard.frontend.models import utcnow
@@ -120,10 +122,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper.cancel()
         with suppress(asyncio.CancelledError):
             await sweeper
-        app.state.db.close()
+        await app.state.db.aclose()
 
 
-def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
+def create_app(settings: FrontendConfig, *, engine: Any = None) -> FastAPI:
     """A frontend application over the database named in ``settings``."""
     from shipyard.frontend.api.routes import appliances, attributes, hosts, join, report
 
@@ -138,6 +140,10 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
         title="Shipyard frontend",
         version=__version__,
         description="Hosts register, fetch their profile and install themselves.",
+        # Swagger UI and ReDoc load their scripts from a CDN: blank offline, and a third
+        # party in every admin's browser. The schema is at /openapi.json; docs/ describes it.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db.Database(engine or db.make_engine(settings.db_url))
@@ -156,7 +162,7 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
         Limiter(settings.join_rate_per_token, "with this token"),
         Limiter(settings.join_rate_per_address, "from this address"),
     )
-    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(ShipyardError, _problem)
     app.add_exception_handler(IntegrityError, _db_conflict)
     app.add_exception_handler(OperationalError, _db_busy)
     app.add_exception_handler(PoolTimeout, _db_busy)
@@ -167,5 +173,8 @@ def create_app(settings: Settings, *, engine: Any = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from shipyard.frontend.ui import mount
+
+    mount(app)  # the dashboard under /ui/
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.config import FrontendConfig
 from shipyard.frontend.core.db import Database
 from shipyard.frontend.core.problems import Forbidden, Unauthorized
 from shipyard.frontend.crud import tokens
@@ -17,8 +17,8 @@ from shipyard.frontend.crud import tokens
 bearer = HTTPBearer(auto_error=False, description="an admin, join or host token")
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+async def get_settings(request: Request) -> FrontendConfig:
+    settings: FrontendConfig = request.app.state.settings
     return settings
 
 
@@ -52,7 +52,7 @@ async def bearer_token(
     return credentials.credentials
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[FrontendConfig, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 TokenDep = Annotated[str, Depends(bearer_token)]

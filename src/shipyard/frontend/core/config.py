@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shipyard import paths
+
 if TYPE_CHECKING:
     from shipyard.aws.session import AwsSettings
 
@@ -22,14 +24,12 @@ def default_db_url() -> str:
     """The database URL from SHIPYARD_FRONTEND_DB, else a SQLite file in the user's data dir."""
     if url := os.environ.get(DB_ENV):
         return url
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return f"sqlite:///{base / 'shipyard' / 'frontend.db'}"
+    return f"sqlite:///{paths.data_dir() / 'frontend.db'}"
 
 
 def default_tls_dir() -> Path:
     """Where `frontend init` keeps its self-signed certificate unless told otherwise."""
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "shipyard" / "tls"
+    return paths.data_dir() / "tls"
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class IdentityBinding:
     appliance: str
     image_ids: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
-    # These need EC2's word (Settings.confirm_instances): the document does not carry them.
+    # These need EC2's word (FrontendConfig.confirm_instances): the document does not carry them.
     vpc_ids: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
     # Instance profile ARNs or names.
@@ -67,7 +67,9 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
-class Settings:
+class FrontendConfig:
+    """How one frontend server runs: its database, whom it trusts, its limits."""
+
     db_url: str
     identity_certs: tuple[IdentityCert, ...] = ()
     # Identity documents are accepted only from these accounts; with certificates but no

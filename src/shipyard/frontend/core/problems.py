@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipyard import errors
 from shipyard.errors import FrontendError
 
 
@@ -17,11 +18,11 @@ class Forbidden(Problem):
     status = 403
 
 
-class NotFound(Problem):
+class NotFound(Problem, errors.NotFound):
     status = 404
 
 
-class Conflict(Problem):
+class Conflict(Problem, errors.Conflict):
     status = 409
 
 

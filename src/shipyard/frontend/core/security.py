@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shipyard.frontend.core.config import IdentityCert, Settings
+from shipyard.frontend.core.config import FrontendConfig, IdentityCert
 
 if TYPE_CHECKING:
     from shipyard.frontend.schemas.hosts import JoinRequest
@@ -25,6 +25,26 @@ TOKEN_PREFIX = {"admin": "sya_", "join": "syj_", "host": "syh_"}
 def new_token(kind: str) -> str:
     """A fresh token; the prefix tells a reader which kind it is."""
     return TOKEN_PREFIX[kind] + secrets.token_urlsafe(32)
+
+
+def check_given_token(kind: str, plain: str, where: str) -> str:
+    """A token given to `init` (a file, the environment): its kind's prefix and 256 bits."""
+    from shipyard.errors import UsageError
+
+    plain = plain.strip()
+    prefix = TOKEN_PREFIX[kind]
+    body = plain.removeprefix(prefix)
+    if (
+        not plain.startswith(prefix)
+        or len(body) < 43
+        or not body.replace("-", "").replace("_", "").isalnum()
+    ):
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UsageError(
+            f"{where} is not {article} {kind} token: it must be {prefix} and at least 43 "
+            "URL-safe characters (`shipyard frontend token create` prints one)"
+        )
+    return plain
 
 
 def digest(token: str) -> str:
@@ -84,7 +104,9 @@ def verify_identity(
     raise IdentityRefused("the identity document's signature does not verify")
 
 
-def check_identity(doc: dict[str, Any], req: JoinRequest, settings: Settings, now: datetime) -> str:
+def check_identity(
+    doc: dict[str, Any], req: JoinRequest, settings: FrontendConfig, now: datetime
+) -> str:
     """Refuse a verified document from the wrong account, instance, place or image.
 
     Returns why the document is too old for a first join ("" if it is fresh enough): a

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shipyard.errors import UsageError
+from shipyard.files import write_atomic
 
 CERT_DAYS = 3650
 
@@ -48,7 +49,9 @@ def tls_files(cert: str | None, key: str | None) -> TlsFiles | None:
     if not cert and not key:
         return None
     if not (cert and key):
-        raise UsageError("--tls-cert and --tls-key go together")
+        raise UsageError(
+            "a TLS certificate needs its key, and a key its certificate", setting="tls_cert"
+        )
     for path in (cert, key):
         if not os.access(path, os.R_OK):
             raise UsageError(f"cannot read {path}")
@@ -86,20 +89,11 @@ def make_self_signed(directory: Path, addresses: tuple[str, ...] = ("127.0.0.1",
         )
         .sign(key, hashes.SHA256())
     )
-    _write_private(
-        files.key,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
+    private_key = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    _write_private(files.cert, cert.public_bytes(serialization.Encoding.PEM))
+    write_atomic(files.key, private_key, mode=0o600)
+    write_atomic(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
     return files
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # Created 0600 before a byte is written: the key is never readable by others.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)

@@ -6,10 +6,10 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, CursorResult, Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from shipyard.frontend.core.problems import Conflict, NotFound
+from shipyard.frontend.core.problems import Conflict, Invalid, NotFound
 from shipyard.frontend.crud import appliances
 from shipyard.frontend.models import Host, Token, utcnow
 from shipyard.frontend.schemas.hosts import HostCreate, HostPublic
@@ -22,12 +22,25 @@ ALLOWED_FROM = {
     "online": {"installed", "online"},
 }
 PENDING = ("expected", "registered", "profile-sent", "installing")
+# DNS's limit on one label, and the hosts table's column width.
+HOST_NAME_MAX = 63
 
 
 def rack_from_zone(zone: str) -> int:
     """Stacki racks are numbers: zone letter a is rack 0, b is 1, and no zone is rack 0."""
     match = re.search(r"[0-9]([a-z])$", zone or "")
     return ord(match.group(1)) - ord("a") if match else 0
+
+
+def host_name(appliance: str, rack: int, rank: int) -> str:
+    """The Stacki-style name ``APPLIANCE-RACK-RANK``, refused when it would be too long."""
+    name = f"{appliance}-{rack}-{rank}"
+    if len(name) > HOST_NAME_MAX:
+        raise Invalid(
+            f"the host name {name[:20]}... would be {len(name)} characters, over the "
+            f"{HOST_NAME_MAX} a host name may have; use an appliance with a shorter name"
+        )
+    return name
 
 
 def get(session: Session, name: str) -> Host:
@@ -123,15 +136,47 @@ def sweep(db: Session | Connection, timeout: int, now: datetime | None = None) -
     in a Session, call it before loading the hosts it may change.
     """
     now = now or utcnow()
-    stuck = db.execute(_STUCK, {"limit": now - timedelta(seconds=timeout)}).all()
-    for host in stuck:
+    if not _sweep_turn(db):
+        return []  # another replica is sweeping right now
+    limit = now - timedelta(seconds=timeout)
+    failed: list[str] = []
+    for host in db.execute(_STUCK, {"limit": limit}).all():
         message = f"no progress for {timeout} s while {host.state}"
-        update_columns(db, host.id, transition(host.transitions, "failed", now, message))
-    return [h.name for h in stuck]
+        changes = transition(host.transitions, "failed", now, message)
+        # Only if the host is still stuck: a report that landed meanwhile wins.
+        result = db.execute(_FAIL_IF_STUCK, {"b_id": host.id, "limit": limit, **changes})
+        if cast(CursorResult[Any], result).rowcount:
+            failed.append(host.name)
+    return failed
+
+
+# Replicas on one PostgreSQL: the sweep runs in one of them at a time.
+SWEEP_LOCK_KEY = 0x5357_4550  # "SWEP"
+
+
+def _sweep_turn(db: Session | Connection) -> bool:
+    dialect = db.get_bind().dialect if isinstance(db, Session) else db.dialect
+    if dialect.name != "postgresql":
+        return True  # SQLite writers are serialised already
+    return bool(db.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK_KEY}))
 
 
 _STUCK = select(Host.id, Host.name, Host.state, Host.transitions).where(
     Host.state.in_(PENDING), Host.updated_at < bindparam("limit")
+)
+_FAIL_IF_STUCK = (
+    update(Host)
+    .where(
+        Host.id == bindparam("b_id"),
+        Host.state.in_(PENDING),
+        Host.updated_at < bindparam("limit"),
+    )
+    .values(
+        state=bindparam("state"),
+        transitions=bindparam("transitions"),
+        updated_at=bindparam("updated_at"),
+        message=bindparam("message"),
+    )
 )
 
 

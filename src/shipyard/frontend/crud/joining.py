@@ -19,6 +19,7 @@ from shipyard.frontend.core.problems import Conflict, Forbidden, Invalid, NotFou
 from shipyard.frontend.core.security import digest, new_token, same_digest
 from shipyard.frontend.crud.hosts import (
     ALLOWED_FROM,
+    host_name,
     next_rank,
     rack_from_zone,
     transition,
@@ -48,7 +49,6 @@ _BY_TOKEN = _HOST_ROW.join(tokens_t, tokens_t.c.host_id == hosts_t.c.id).where(
     tokens_t.c.revoked_at.is_(None),
     tokens_t.c.expires_at > bindparam("now"),
 )
-_BY_ID = _HOST_ROW.where(hosts_t.c.id == bindparam("host_id"))
 _BY_INSTANCE = _HOST_ROW.where(hosts_t.c.instance_id == bindparam("instance_id"))
 _FREE_SLOTS = _HOST_ROW.where(
     hosts_t.c.appliance_id == bindparam("appliance_id"),
@@ -79,6 +79,11 @@ _INSERT_TOKEN = insert(tokens_t)
 _REVOKE = update(tokens_t).where(
     tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
 )
+_MOVE_IF_UNCHANGED = update(hosts_t).where(
+    hosts_t.c.id == bindparam("b_id"),
+    hosts_t.c.state == bindparam("b_state"),
+    hosts_t.c.updated_at == bindparam("b_updated_at"),
+)
 _RACK_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Hosts in these states may fetch their profile (and with it their secrets).
 PROFILE_STATES = ("registered", "profile-sent", "installing")
@@ -102,10 +107,6 @@ def host_by_token(conn: Connection, plain: str, now: datetime) -> Row[Any] | Non
     if not plain or len(plain) > 200:
         return None
     return conn.execute(_BY_TOKEN, {"digest": digest(plain), "now": now}).first()
-
-
-def host_by_id(conn: Connection, host_id: int) -> Row[Any]:
-    return conn.execute(_BY_ID, {"host_id": host_id}).one()
 
 
 def join_token(conn: Connection, plain: str, now: datetime) -> Any:
@@ -140,16 +141,24 @@ def address(value: str) -> str:
     return str(ip)
 
 
+@dataclass(frozen=True)
+class Joined:
+    """The host a join registered (with the attribute names of a host row), the nonce to
+    hand back ("" unless one was made now), and whether the host was made by this join."""
+
+    host: Any
+    nonce: str
+    new: bool
+
+
 def register(
     conn: Connection, req: JoinRequest, proof: Proof, source_ip: str, now: datetime
-) -> tuple[Any, str]:
+) -> Joined:
     """The host for a joining instance: the same one again, an expected one, or a new one.
 
     A join token creates a host or claims an expected one (a launched instance, a slot
     pinned to its instance id, a host reset for reinstall), exactly once; a host that
     joined already needs its own host token or an identity document with its nonce.
-    Returns the host as it is now (with the attribute names of a host row) and the
-    nonce to hand back ("" unless one was made now).
     """
     appliance_id = conn.execute(_APPLIANCE_ID, {"name": req.appliance}).scalar()
     if appliance_id is None:
@@ -165,16 +174,30 @@ def register(
     if host is None:
         host = _free_slot(conn, appliance_id, rack)
     if host is None:
-        host_id = _insert_new(conn, appliance_id, req.appliance, rack, req.instance_id, now)
-        host = host_by_id(conn, host_id)
-    elif host.appliance_id != appliance_id:
+        # A new row gets its final values in its INSERT: no UPDATE, no reading it back.
+        changes, nonce = _join_changes(_NO_HOST, req, proof, ip, source_ip, now)
+        new = _insert_new(conn, appliance_id, req.appliance, rack, changes, now)
+        return Joined(new, nonce, new=True)
+    if host.appliance_id != appliance_id:
         raise Conflict(
             f"instance {req.instance_id} is already host {host.name} "
             f"of appliance {host.appliance_name}, not {req.appliance}"
         )
-    elif host.state != "expected":
+    if host.state != "expected":
         _check_rejoin(host, proof, req.instance_id)
+    changes, nonce = _join_changes(host, req, proof, ip, source_ip, now)
+    update_columns(conn, host.id, changes)
+    return Joined(_updated(host, changes), nonce, new=False)
 
+
+# What _join_changes needs of a host that does not exist yet.
+_NO_HOST = SimpleNamespace(macs=[], ips=[], nonce_digest=None, state="new", transitions={})
+
+
+def _join_changes(
+    host: Any, req: JoinRequest, proof: Proof, ip: str, source_ip: str, now: datetime
+) -> tuple[dict[str, Any], str]:
+    """The column values a join sets on ``host``, and the nonce made for it ("" if none)."""
     changes: dict[str, Any] = {
         "instance_id": req.instance_id,
         "updated_at": now,
@@ -191,8 +214,7 @@ def register(
         changes["nonce_digest"] = digest(nonce)
     if host.state not in ("installed", "online"):
         changes.update(transition(host.transitions, "registered", now, "registered"))
-    update_columns(conn, host.id, changes)
-    return _updated(host, changes), nonce
+    return changes, nonce
 
 
 def _check_rejoin(host: Any, proof: Proof, instance_id: str) -> None:
@@ -214,28 +236,33 @@ def _check_rejoin(host: Any, proof: Proof, instance_id: str) -> None:
 
 
 def _insert_new(
-    conn: Connection, appliance_id: int, appliance: str, rack: int, instance_id: str, now: datetime
-) -> int:
+    conn: Connection,
+    appliance_id: int,
+    appliance: str,
+    rack: int,
+    changes: dict[str, Any],
+    now: datetime,
+) -> Any:
+    """Insert a host under the next free rank of its rack; returns it as a host row would be
+    (without its appliance's profile, which a join does not need)."""
     _lock_rack(conn, appliance_id, rack)
     rank = next_rank(conn, appliance_id, rack)
-    host_id: int = conn.execute(
-        _INSERT_HOST,
-        {
-            "name": f"{appliance}-{rack}-{rank}",
-            "appliance_id": appliance_id,
-            "rack": rack,
-            "rank": rank,
-            "instance_id": instance_id,
-            "macs": [],
-            "ips": [],
-            "state": "registered",
-            "transitions": {},
-            "message": "",
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
-    return host_id
+    values: dict[str, Any] = {
+        "name": host_name(appliance, rack, rank),
+        "appliance_id": appliance_id,
+        "rack": rack,
+        "rank": rank,
+        "macs": [],
+        "ips": [],
+        "transitions": {},
+        "message": "",
+        "source_ip": "",
+        "nonce_digest": None,
+        "created_at": now,
+        **changes,
+    }
+    host_id = conn.execute(_INSERT_HOST, values).scalar_one()
+    return SimpleNamespace(id=host_id, appliance_name=appliance, **values)
 
 
 def _lock_rack(conn: Connection, appliance_id: int, rack: int) -> None:
@@ -258,9 +285,13 @@ def _free_slot(conn: Connection, appliance_id: int, rack: int) -> Row[Any] | Non
     return None
 
 
-def issue_host_token(conn: Connection, host_id: int, ttl: int, now: datetime) -> str:
-    """Revoke the host's earlier tokens and store a new one; returns its clear text."""
-    revoke_host_tokens(conn, host_id, now)
+def issue_host_token(
+    conn: Connection, host_id: int, ttl: int, now: datetime, *, first: bool = False
+) -> str:
+    """Revoke the host's earlier tokens (a ``first`` one has none) and store a new one;
+    returns its clear text."""
+    if not first:
+        revoke_host_tokens(conn, host_id, now)
     plain = new_token("host")
     conn.execute(
         _INSERT_TOKEN,
@@ -280,10 +311,21 @@ def revoke_host_tokens(conn: Connection, host_id: int, now: datetime) -> None:
     conn.execute(_REVOKE, {"b_host_id": host_id, "revoked_at": now})
 
 
+class Raced(Exception):
+    """The host changed between reading it and writing it: read it again and retry."""
+
+
 def move(conn: Connection, host: Any, state: str, now: datetime, message: str) -> Any:
-    """Record a transition and return the host as it is now."""
+    """Record a transition and return the host as it is now.
+
+    The update applies only to the host as it was read (same state, same updated_at),
+    so it is safe outside a transaction, which spares a host report two of its four
+    round trips to PostgreSQL; when another change came first, it raises Raced.
+    """
     changes = transition(host.transitions, state, now, message)
-    update_columns(conn, host.id, changes)
+    params = {"b_id": host.id, "b_state": host.state, "b_updated_at": host.updated_at}
+    if conn.execute(_MOVE_IF_UNCHANGED, {**params, **changes}).rowcount != 1:
+        raise Raced(f"host {host.name} changed meanwhile")
     return _updated(host, changes)
 
 

@@ -22,10 +22,14 @@ def create(
     uses: int | None = None,
     appliance: str | None = None,
     now: datetime | None = None,
+    plain: str | None = None,
 ) -> tuple[Token, str]:
-    """Store a new token and return it with its clear text (shown once, never stored)."""
+    """Store a new token and return it with its clear text (shown once, never stored).
+
+    ``plain`` adopts a token made elsewhere (an unattended install's secret) instead.
+    """
     now = now or utcnow()
-    plain = new_token(kind)
+    plain = plain or new_token(kind)
     token = Token(
         kind=kind,
         digest=digest(plain),
@@ -52,6 +56,16 @@ def find(session: Session, plain: str, kind: str, now: datetime | None = None) -
     if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
         return None
     return token
+
+
+def live_count(session: Session, kind: str, now: datetime | None = None) -> int:
+    """How many tokens of ``kind`` are neither revoked nor expired."""
+    now = now or utcnow()
+    return sum(
+        1
+        for t in listing(session, kind)
+        if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)
+    )
 
 
 def listing(session: Session, kind: str) -> list[Token]:

@@ -16,6 +16,7 @@ Mac = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}
 Ip = Annotated[str, StringConstraints(max_length=45, pattern=r"^[0-9a-fA-F.:]{2,45}$")]
 Zone = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9-]*$")]
 
+# Every state a host passes through, in order (the dashboard counts hosts by it).
 STATES = ("expected", "registered", "profile-sent", "installing", "installed", "failed", "online")
 ReportState = Literal["installing", "installed", "failed", "online"]
 

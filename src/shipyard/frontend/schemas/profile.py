@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from shipyard.frontend.schemas.common import Body, Text
 
@@ -16,9 +17,10 @@ Owner = Annotated[
 Package = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9+.:=~-]*$")
 ]
-ScriptName = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-]
+# A script is written under this name into a folder on the host: ".." or "." would name
+# a folder (the agent then failed with IsADirectoryError and never reported).
+SCRIPT_NAME = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+ScriptName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SCRIPT_NAME)]
 
 
 class ProfileFile(Body):
@@ -32,6 +34,16 @@ class ProfileFile(Body):
 class ProfileScript(Body):
     name: ScriptName
     content: Text
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _plain_file_name(cls, value: object) -> object:
+        if isinstance(value, str) and not re.match(SCRIPT_NAME, value):
+            raise ValueError(
+                f"{value[:64]!r} is not a plain file name (letters, digits, _ . -, not "
+                "starting with a dot)"
+            )
+        return value
 
 
 class BootstrapShell(Body):

@@ -19,7 +19,9 @@ router = APIRouter(
     dependencies=[AdminDep],
     responses={401: {}, 403: {}, 404: {}},
 )
-HostName = Annotated[str, Path(max_length=63, pattern=r"^[A-Za-z0-9._-]+$")]
+# Longer than a new host name may be: hosts named before that limit held must still be
+# found, shown and removed.
+HostName = Annotated[str, Path(max_length=255, pattern=r"^[A-Za-z0-9._-]+$")]
 Key = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
@@ -14,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.api.deps import DbDep, SettingsDep, TokenDep, bearer
-from shipyard.frontend.core.config import Settings
+from shipyard.frontend.core.config import FrontendConfig
+from shipyard.frontend.core.db import Database
 from shipyard.frontend.core.problems import Conflict, Forbidden, Unauthorized
 from shipyard.frontend.core.sealing import mask as mask_secrets
 from shipyard.frontend.core.security import (
@@ -32,6 +34,7 @@ from shipyard.frontend.schemas.hosts import HostPublic, JoinRequest, JoinRespons
 from shipyard.frontend.schemas.profile import RenderedProfile
 
 router = APIRouter(prefix="/api/v1", tags=["join"])
+T = TypeVar("T")
 
 # Concurrent joins may pick the same rank; the loser retries with the next one.
 JOIN_ATTEMPTS = 8
@@ -42,7 +45,7 @@ def _prove(
     req: JoinRequest,
     credentials: HTTPAuthorizationCredentials | None,
     keys: list[tuple[Any, str | None]],
-    settings: Settings,
+    settings: FrontendConfig,
     now: datetime,
 ) -> joining.Proof:
     """What the request proves: a host's own token, an identity document, or a join token.
@@ -77,7 +80,7 @@ def _prove(
 
 
 async def _confirm_with_ec2(
-    checker: Any, req: JoinRequest, keys: list[tuple[Any, str | None]], settings: Settings
+    checker: Any, req: JoinRequest, keys: list[tuple[Any, str | None]], settings: FrontendConfig
 ) -> None:
     """Ask EC2 whether the document's instance runs where its appliance allows.
 
@@ -124,13 +127,14 @@ async def join(
     def work(conn: Connection) -> JoinResponse:
         now = utcnow()
         proof = _prove(conn, req, credentials, keys, settings, now)
-        host, nonce = joining.register(conn, req, proof, source, now)
-        plain = joining.issue_host_token(conn, host.id, settings.host_token_ttl, now)
+        joined = joining.register(conn, req, proof, source, now)
+        ttl = settings.host_token_ttl
+        plain = joining.issue_host_token(conn, joined.host.id, ttl, now, first=joined.new)
         return JoinResponse(
-            host=hosts.public(host),
+            host=hosts.public(joined.host),
             host_token=plain,
-            expires=now + timedelta(seconds=settings.host_token_ttl),
-            nonce=nonce or None,
+            expires=now + timedelta(seconds=ttl),
+            nonce=joined.nonce or None,
         )
 
     for _attempt in range(JOIN_ATTEMPTS - 1):
@@ -196,7 +200,7 @@ async def my_profile(database: DbDep, settings: SettingsDep, token: TokenDep) ->
             joining.move(conn, host, "profile-sent", now, "profile sent")
         return profile
 
-    return _json(await database.run(work))
+    return _json(await _retried(database, work, autocommit=True))
 
 
 @router.post("/self/status", response_model=HostPublic, responses={401: {}, 403: {}, 409: {}})
@@ -223,7 +227,21 @@ async def my_status(
             joining.revoke_host_tokens(conn, host.id, now)
         return hosts.public(host)
 
-    return _json(await database.run(work))
+    # Installing revokes the host's tokens too: both writes go in one transaction.
+    return _json(await _retried(database, work, autocommit=body.state != "installed"))
+
+
+async def _retried(database: Database, work: Callable[[Connection], T], *, autocommit: bool) -> T:
+    """Run a host's request again when its host changed between reading and writing."""
+    for _attempt in range(JOIN_ATTEMPTS - 1):
+        try:
+            return await database.run(work, autocommit=autocommit)
+        except joining.Raced:
+            continue
+    try:
+        return await database.run(work, autocommit=autocommit)
+    except joining.Raced as exc:
+        raise Conflict(f"{exc}; retry") from exc
 
 
 def _json(body: BaseModel) -> Response:
