@@ -1,0 +1,1 @@
+"""Stacks: CloudFormation around Shipyard's images (recipes, stack files, deploys)."""
