@@ -42,6 +42,36 @@ def test_help_of_every_command(path: tuple[str, ...]) -> None:
     assert result.stderr == ""
 
 
+def _leaves() -> list[tuple[str, ...]]:
+    import argparse
+
+    return [
+        path
+        for path, parser in walk(build_parser())
+        if path and not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+    ]
+
+
+@pytest.mark.parametrize("path", _leaves(), ids=" ".join)
+def test_every_command_shows_examples_and_each_one_parses(path: tuple[str, ...]) -> None:
+    import shlex
+
+    from shipyard.cli.examples import EXAMPLES
+
+    examples = EXAMPLES.get(path)
+    assert examples, f"`shipyard {' '.join(path)} --help` shows no example"
+    assert "\nexamples:\n  shipyard" in shipyard(*path, "--help").stdout or path == ("completion",)
+    for line in examples:
+        words = shlex.split(line.split(" | ")[0].split(" > ")[0])
+        if "shipyard" not in words:
+            continue
+        argv = words[words.index("shipyard") + 1 :]
+        try:
+            build_parser(argv).parse_args(argv)  # parses only: nothing is run
+        except SystemExit as exc:
+            raise AssertionError(f"the example `{line}` does not parse") from exc
+
+
 # (argv, exit code, start of the one error sentence)
 BAD_INPUTS = [
     (["nosuch"], 2, "shipyard: error: argument COMMAND: invalid choice"),
@@ -54,6 +84,10 @@ BAD_INPUTS = [
     (["help", "nosuch"], 2, "shipyard: error: no command 'nosuch'"),
     (["run"], 2, "shipyard run: error: the following arguments are required"),
     (["frontend", "init", "--db", "mysql://x"], 1, "shipyard: error: database URL"),
+    (["stacks", "render", "nosuch"], 2, "shipyard: error: no stack or recipe called 'nosuch'"),
+    (["stacks", "lint", "netwrok"], 2, "shipyard: error: no stack or recipe called 'netwrok'"),
+    (["stacks", "deploy", "web"], 1, "shipyard: error: --region: no AWS region given"),
+    (["stacks", "nosuch"], 2, "shipyard stacks: error: no verb 'nosuch'"),
 ]
 
 
@@ -67,6 +101,82 @@ def test_bad_input_is_one_sentence_with_a_documented_code(
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if ": error:" in line]
     assert len(errors) == 1 and errors[0].startswith(start), result.stderr
+
+
+# Hostile manifests through `shipyard manifest validate`: (case, manifest text, exit code,
+# start of the one error sentence, text that must not appear anywhere in the output).
+HOSTILE_MANIFESTS = [
+    (
+        "extends a host secret",
+        "name: x\nextends: /etc/shadow\n",
+        2,
+        "shipyard: error: /etc/shadow",
+        "root:",
+    ),
+    (
+        "source outside the folder",
+        "provision:\n  - script: ../../../../../../../../etc/shadow\n",
+        2,
+        "shipyard: error: m.yml:2: provision.0.script: ../../../../../../../../etc/shadow is "
+        "outside the manifest's folder",
+        "root:",
+    ),
+    (
+        "alias bomb",
+        "name: x\nx-0: &l0 [a, b, c, d, e, f, g, h, i]\n"
+        + "".join(f"x-{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 7)),
+        2,
+        "shipyard: error: m.yml:6: x-4.0: aliases expand to more than 10000 values",
+        "Traceback",
+    ),
+    (
+        "recursive anchor",
+        "name: x\nx: &a [*a]\n",
+        2,
+        "shipyard: error: m.yml:2: x.0: an alias refers to the anchor that contains it",
+        "RecursionError",
+    ),
+    (
+        "deep nesting",
+        "name: x\ndescription: " + "[" * 5000 + "]" * 5000 + "\n",
+        2,
+        "shipyard: error: m.yml: values nest deeper than 50 levels",
+        "RecursionError",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "start", "never"),
+    [case[1:] for case in HOSTILE_MANIFESTS],
+    ids=[case[0] for case in HOSTILE_MANIFESTS],
+)
+def test_hostile_manifest_is_one_sentence(
+    text: str, code: int, start: str, never: str, tmp_path: Path
+) -> None:
+    (tmp_path / "m.yml").write_text(text)
+    result = shipyard("manifest", "validate", "m.yml", cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert never not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(start), result.stderr
+
+
+def test_a_profile_script_named_dot_dot_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text("scripts:\n  - name: '..'\n    content: x\n")
+    result = shipyard(
+        "stack", "--token", "x", "--frontend", "http://127.0.0.1:9",
+        "set", "appliance", "profile", "backend", "file=p.yml",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith(
+        "scripts.0.name: '..' is not a plain file name (letters, digits, _ . -, not starting "
+        "with a dot)"
+    )
+    assert result.stderr.count("\n") == 1
 
 
 def test_a_port_already_taken_is_exit_3_before_anything_says_listening() -> None:

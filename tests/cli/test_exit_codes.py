@@ -8,7 +8,10 @@ import sys
 from shipyard.errors import (
     EXIT_CODES,
     AWSError,
+    CatalogNotFound,
+    Conflict,
     ManifestError,
+    NotFound,
     ServeError,
     ShipyardError,
     UsageError,
@@ -21,6 +24,8 @@ def test_every_error_maps_to_a_documented_code() -> None:
     assert exit_code_for(ManifestError("x")) == 2
     assert exit_code_for(UsageError("x")) == 2
     assert exit_code_for(ServeError("x")) == 3
+    assert exit_code_for(NotFound("x")) == exit_code_for(CatalogNotFound("x")) == 4
+    assert exit_code_for(Conflict("x")) == 5
     assert exit_code_for(KeyboardInterrupt()) == 130
     seen = {
         exit_code_for(cls("x"))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 PROGRAM = """
 from rich.table import Table
@@ -54,3 +57,21 @@ def test_piped_log_lines_are_not_padded_to_the_table_width() -> None:
     )
     assert "one short warning" in result.stderr
     assert len(result.stderr) < 1000, len(result.stderr)
+
+
+def test_every_table_is_plain_columns_with_a_header_even_when_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shipyard.cli.main import main
+    from shipyard.cli.output import table_text
+
+    assert table_text(("product", "version"), []) == "PRODUCT VERSION\n"
+
+    url = f"sqlite:///{tmp_path / 'fe.db'}"
+    assert main(["frontend", "init", "--db", url, "--tls-dir", str(tmp_path / "t")]) == 0
+    capsys.readouterr()
+    assert main(["frontend", "token", "list", "--db", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["ID", "DESCRIPTION", "APPLIANCE"]
+    assert lines[1].split()[1:4] == ["created", "by", "frontend"]
+    assert not any(ch in "".join(lines) for ch in "│┃─━┏┌")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from shipyard.cli.manifest import add_set_option
 from shipyard.cli.output import add_json_flag, emit_json, stderr_console
+from shipyard.errors import BuildError
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +33,22 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--no-publish", action="store_true", help="do not publish to the manifest's targets"
+    )
+    parser.add_argument(
+        "--lock",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="after the build, write its packages to FILE (default: shipyard.lock beside "
+        "the manifest)",
+    )
+    parser.add_argument(
+        "--locked",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="refuse a build whose packages differ from FILE (default: shipyard.lock beside "
+        "the manifest)",
     )
     add_json_flag(parser)
     parser.set_defaults(func=run_build)
@@ -58,12 +77,28 @@ class _LiveReporter:
             self._status.stop()
 
 
+def require_root() -> None:
+    """Refuse to start a build that would fail at its first mount or chroot."""
+    if os.geteuid() != 0:
+        raise BuildError(
+            "building an image needs root (mmdebstrap, chroot and mkfs run as root)",
+            hint="run it with sudo",
+        )
+
+
 def run_build(args: argparse.Namespace) -> int:
+    from shipyard.build.lock import LOCK_NAME, read_lock
     from shipyard.build.pipeline import build
     from shipyard.manifest.loader import load_manifest
     from shipyard.record import dump, load
 
     loaded = load_manifest(args.manifest, args.overrides)
+
+    def lock_path(given: str) -> Path:
+        return Path(given) if given else loaded.path.parent / LOCK_NAME
+
+    locked = read_lock(lock_path(args.locked)) if args.locked is not None else None
+    require_root()
     reporter = _LiveReporter()
     console = stderr_console()
     console.print(f"building [bold]{loaded.path}[/bold] → {args.output}/")
@@ -74,9 +109,13 @@ def run_build(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             reporter=reporter,
+            locked=locked,
         )
     finally:
         reporter.stop()
+    if args.lock is not None:
+        shutil.copyfile(build_dir / LOCK_NAME, lock_path(args.lock))
+        console.print(f"packages locked in {lock_path(args.lock)}", markup=False)
     record = load(build_dir)
     total = sum(s.seconds for s in record.stages.values())
     raw = record.artifact("raw")

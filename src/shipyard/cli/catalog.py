@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shipyard.cli.output import add_json_flag, emit_json, stderr_console, stdout_console
+from shipyard.cli.argtypes import ListenAddress, listen_address
+from shipyard.cli.output import (
+    add_json_flag,
+    emit_json,
+    print_table,
+    stderr_console,
+    stdout_console,
+)
 from shipyard.errors import UsageError
 
 
@@ -75,6 +82,14 @@ def register(subparsers: Any) -> None:
             p.add_argument("--undo", action="store_true", help="make it current again")
         else:
             p.add_argument("--channel", choices=["daily", "stable"], default="stable")
+            p.add_argument(
+                "--ssm",
+                action="store_true",
+                help="also point the SSM parameter /shipyard/images/OS/RELEASE/ARCH/FLAVOUR/"
+                "CHANNEL at the version's AMI in each of its regions",
+            )
+            p.add_argument("--aws-endpoint-url", help="SSM endpoint (e.g. a moto server)")
+            p.add_argument("--profile", help="AWS profile for --ssm")
         _store_flags(p)
         p.set_defaults(func=cmd_change)
 
@@ -87,7 +102,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_prune)
 
     p = verbs.add_parser("serve", help="serve the index, blobs and a resolve API over HTTP")
-    p.add_argument("--listen", default="127.0.0.1:8780", help="HOST:PORT (default %(default)s)")
+    p.add_argument(
+        "--listen",
+        type=listen_address,
+        default="127.0.0.1:8780",
+        metavar="IP:PORT",
+        help="IP:PORT (default %(default)s)",
+    )
     p.add_argument(
         "--admin-token-file",
         type=Path,
@@ -154,15 +175,15 @@ def _view(args: argparse.Namespace) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from shipyard.catalog.add import add_build
+    from shipyard.cli.progress_view import shown_progress
 
-    result = add_build(_store(args), Path(args.build), args.channel, _home(args))
+    with shown_progress(quiet=args.json) as progress:
+        result = add_build(_store(args), Path(args.build), args.channel, _home(args), progress)
     if args.json:
-        emit_json(result)
+        emit_json(result.model_dump(mode="json"))
     else:
-        state = "added" if result["changed"] else "already in the catalog, unchanged"
-        stdout_console().print(
-            f"{result['product_id']} {result['version']} ({result['channel']}): {state}"
-        )
+        state = "added" if result.changed else "already in the catalog, unchanged"
+        stdout_console().print(f"{result.product_id} {result.version} ({result.channel}): {state}")
     return 0
 
 
@@ -180,12 +201,12 @@ def _print_image(image: dict[str, Any]) -> None:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     from shipyard.catalog import resolve
-    from shipyard.errors import CatalogError
+    from shipyard.errors import CatalogNotFound
 
     filters = resolve.parse_filters(args.filters)
     image = resolve.resolve(_view(args), filters)
     if image is None:
-        raise CatalogError(f"no image in the catalog matches {resolve.describe(filters)}")
+        raise CatalogNotFound(f"no image in the catalog matches {resolve.describe(filters)}")
     if args.json:
         emit_json(image.to_json())
     else:
@@ -194,7 +215,6 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.table import Table
 
     from shipyard.catalog import resolve
 
@@ -202,18 +222,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([i.to_json() for i in images])
         return 0
-    table = Table("product", "version", "channel", "deprecated", "formats", "regions")
-    for i in images:
-        formats = sorted(d["ftype"] for d in i.downloads.values())
-        table.add_row(
-            i.product_id,
-            i.version,
-            str(i.fields.get("channel")),
-            "yes" if i.deprecated else "",
-            " ".join(formats),
-            " ".join(sorted(i.amis)),
-        )
-    stdout_console().print(table)
+    print_table(
+        ("product", "version", "channel", "deprecated", "formats", "regions"),
+        (
+            (
+                i.product_id,
+                i.version,
+                i.fields.get("channel"),
+                "yes" if i.deprecated else "",
+                " ".join(sorted(d["ftype"] for d in i.downloads.values())),
+                " ".join(sorted(i.amis)),
+            )
+            for i in images
+        ),
+    )
     return 0
 
 
@@ -240,12 +262,35 @@ def cmd_change(args: argparse.Namespace) -> int:
     else:
         changes = {"channel": args.channel}
     rec = update(_store(args), args.version, args.product, _home(args), **changes)
+    ssm: dict[str, str] = {}
+    if getattr(args, "ssm", False):
+        ssm = _write_ssm(args, rec)
     if args.json:
-        emit_json({"product_id": rec.product_id, "version": rec.version, **changes})
+        emit_json(
+            {"product_id": rec.product_id, "version": rec.version, **changes}
+            | ({"ssm": ssm} if ssm else {})
+        )
     else:
         what = ", ".join(f"{k}={v}" for k, v in changes.items())
         stdout_console().print(f"{rec.product_id} {rec.version}: {what}")
     return 0
+
+
+def _write_ssm(args: argparse.Namespace, rec: Any) -> dict[str, str]:
+    from shipyard.aws.session import AwsSettings, client, make_session
+    from shipyard.catalog.ssm import write_parameters
+
+    def client_for(region: str) -> Any:
+        settings = AwsSettings(
+            region=region, profile=args.profile, endpoint_url=args.aws_endpoint_url
+        )
+        return client(make_session(settings), "ssm", settings)
+
+    written = write_parameters(rec, client_for)
+    if not args.json:
+        for region, name in written.items():
+            stderr_console().print(f"{region}: {name} → {rec.amis[region].id}", markup=False)
+    return written
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -261,18 +306,16 @@ def cmd_prune(args: argparse.Namespace) -> int:
         args.dry_run,
     )
     if args.json:
-        emit_json(result)
+        emit_json(result.model_dump(mode="json"))
         return 0
     out = stdout_console()
     verb = "would remove" if args.dry_run else "removed"
-    for entry in result["removed"]:
-        amis = ", ".join(a["ami_id"] for a in entry.get("amis", []))
-        out.print(
-            f"{verb} {entry['product_id']} {entry['version']}" + (f" ({amis})" if amis else "")
-        )
-    for entry in result["kept"]:
-        out.print(f"kept {entry['product_id']} {entry['version']}: {'; '.join(entry['reasons'])}")
-    if not result["removed"] and not result["kept"]:
+    for removed in result.removed:
+        amis = ", ".join(f"{a.region} {a.ami_id}" for a in removed.amis)
+        out.print(f"{verb} {removed.product_id} {removed.version}" + (f" ({amis})" if amis else ""))
+    for kept in result.kept:
+        out.print(f"kept {kept.product_id} {kept.version}: {'; '.join(kept.reasons)}")
+    if not result.removed and not result.kept:
         out.print("nothing to prune")
     return 0
 
@@ -280,39 +323,48 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from shipyard.catalog.app import Settings, create_app
+    from shipyard.catalog.api.app import create_app
+    from shipyard.catalog.api.deps import ServedCatalog
+    from shipyard.serving import uvicorn_limits
 
-    host, _, port = args.listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--listen {args.listen!r} is not HOST:PORT")
+    listen: ListenAddress = args.listen
     token = os.environ.get("SHIPYARD_CATALOG_ADMIN_TOKEN")
     if args.admin_token_file:
         try:
             token = args.admin_token_file.read_text().strip()
         except OSError as exc:
             raise UsageError(f"{args.admin_token_file}: cannot read the admin token") from exc
-    settings = Settings(_store(args), args.keyring, token or None)
-    stderr_console().print(f"serving {settings.store.url} on http://{host}:{port}/")
-    uvicorn.run(create_app(settings), host=host, port=int(port), log_level="warning")
+    served = ServedCatalog(_store(args), args.keyring, token or None)
+    stderr_console().print(f"serving {served.store.url} on http://{listen}/")
+    uvicorn.run(
+        create_app(served),
+        host=listen.host,
+        port=listen.port,
+        log_level="warning",
+        **uvicorn_limits(),
+    )
     return 0
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from shipyard.catalog import client, resolve, sign
+    from shipyard.cli.progress_view import shown_progress
 
     verifier = sign.verifier(args.keyring)
     remote = client.RemoteCatalog(args.url, verifier)
     try:
-        result = client.pull(remote, resolve.parse_filters(args.filters), args.output)
+        with shown_progress(quiet=args.json) as progress:
+            filters = resolve.parse_filters(args.filters)
+            result = client.pull(remote, filters, args.output, progress)
     finally:
         remote.close()
         verifier.close()
     if args.json:
-        emit_json(result)
+        emit_json(result.model_dump(mode="json"))
     else:
-        for f in result["files"]:
-            how = f" (resumed at byte {f['resumed_from']})" if f["resumed_from"] else ""
-            stdout_console().print(f"{f['path']}  sha256:{f['sha256']}{how}")
+        for f in result.files:
+            how = f" (resumed at byte {f.resumed_from})" if f.resumed_from else ""
+            stdout_console().print(f"{f.path}  sha256:{f.sha256}{how}")
     return 0
 
 
@@ -337,7 +389,12 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from shipyard.catalog import mirror
     from shipyard.catalog.ec2 import client_factory
-    from shipyard.catalog.watch import watch_once
+    from shipyard.cli.build import require_root
+    from shipyard.watch import build_with_pipeline, watch_once
+
+    def build_as_root(manifest: Path, out: Path) -> Path:
+        require_root()
+        return build_with_pipeline(manifest, out)
 
     extra = [mirror.Source.parse(s) for s in args.source]
     store = _store(args)
@@ -349,14 +406,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
             extra=extra,
             keep=args.keep,
             home=_home(args),
+            builder=build_as_root,
             ec2=client_factory(args.ec2_endpoint_url),
         )
         if args.json:
-            emit_json(result)
+            emit_json(result.model_dump(mode="json"))
         else:
-            for f in result["flavours"]:
-                state = "error: " + f["error"] if "error" in f else f["reason"]
-                stdout_console().print(f"{Path(f['manifest']).name}: {state}")
+            for f in result.flavours:
+                state = f"error: {f.error}" if f.error is not None else f.reason
+                stdout_console().print(f"{Path(f.manifest).name}: {state}")
         if args.once:
-            return 1 if result["failed"] else 0
+            return 1 if result.failed else 0
         time.sleep(args.interval)

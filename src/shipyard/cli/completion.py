@@ -11,13 +11,6 @@ def register(subparsers: Any) -> None:
         "completion",
         help="print a shell completion script",
         description="Print a completion script for SHELL, made from the commands' own options.",
-        epilog=(
-            "examples:\n"
-            "  source <(shipyard completion bash)\n"
-            "  shipyard completion zsh > ~/.zfunc/_shipyard\n"
-            "  shipyard completion fish > ~/.config/fish/completions/shipyard.fish"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("shell", choices=("bash", "zsh", "fish"))
     parser.set_defaults(func=run)

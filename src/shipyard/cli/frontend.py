@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shipyard.cli.output import add_json_flag, emit_json, stderr_console, stdout_console
+from shipyard.cli.argtypes import ListenAddress, listen_address
+from shipyard.cli.output import (
+    add_json_flag,
+    emit_json,
+    print_table,
+    stderr_console,
+    stdout_console,
+)
 from shipyard.frontend.core.config import DEFAULT_LISTEN
 
 
@@ -16,9 +23,21 @@ def register(subparsers: Any) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     init = verbs.add_parser(
-        "init", help="create the database, an admin and a join token, and a TLS certificate"
+        "init",
+        help="create the database, an admin and a join token, and a TLS certificate",
+        description="Migrate the database to the newest schema (under a lock every replica "
+        "takes) and, the first time only, mint an admin and a join token. Running it again "
+        "never mints more tokens. Tokens made elsewhere are adopted from "
+        f"--admin-token-file/--join-token-file or ${INIT_ADMIN_ENV}/${INIT_JOIN_ENV}.",
     )
     _db_flag(init)
+    init.add_argument(
+        "--migrate-only",
+        action="store_true",
+        help="only bring the schema up to date (what each replica runs at start)",
+    )
+    init.add_argument("--admin-token-file", metavar="FILE", help="adopt this admin token")
+    init.add_argument("--join-token-file", metavar="FILE", help="adopt this join token")
     init.add_argument(
         "--tls-dir",
         metavar="DIR",
@@ -50,7 +69,7 @@ def register(subparsers: Any) -> None:
 
     serve = verbs.add_parser("serve", help="serve the frontend API (OpenAPI at /openapi.json)")
     _db_flag(serve)
-    serve.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT")
+    serve.add_argument("--listen", type=listen_address, default=DEFAULT_LISTEN, metavar="IP:PORT")
     serve.add_argument(
         "--identity-cert",
         action="append",
@@ -112,17 +131,24 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--install-timeout", type=int, default=3600, metavar="SECONDS")
     serve.set_defaults(func=cmd_serve)
 
-    launch = verbs.add_parser("launch", help="run EC2 instances that join this frontend")
+    launch = verbs.add_parser(
+        "launch",
+        help="run EC2 instances that join this frontend",
+        description="Run COUNT instances with user data that joins this frontend "
+        "(--ami, --instance-type, --master), or raise an auto-scaling group's desired "
+        "capacity by COUNT (--asg; its launch template carries the user data). Either way "
+        "the new hosts are recorded as expected, pinned to their instance ids.",
+    )
     launch.add_argument("--appliance", required=True)
     launch.add_argument("--count", type=int, default=1)
-    launch.add_argument("--ami", required=True)
-    launch.add_argument("--instance-type", required=True)
+    launch.add_argument("--asg", metavar="GROUP", help="grow this auto-scaling group instead")
+    launch.add_argument("--ami", help="the image (not with --asg)")
+    launch.add_argument("--instance-type", help="e.g. t3.small (not with --asg)")
     launch.add_argument("--subnet")
     launch.add_argument("--key-name")
     launch.add_argument(
         "--master",
-        required=True,
-        metavar="https://IP[:PORT]",
+        metavar="https://HOST[:PORT]",
         help="the frontend's address as hosts see it",
     )
     launch.add_argument(
@@ -147,22 +173,78 @@ def _db_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _engine(args: argparse.Namespace) -> Any:
+def _engine(args: argparse.Namespace, *, init: bool = False) -> Any:
+    """The database engine; only `init` may create a SQLite file, and only in a real folder.
+
+    The default file lives in Shipyard's own data folder, which init makes when needed.
+    """
     from shipyard.frontend.core import db
     from shipyard.frontend.core.config import default_db_url
 
-    return db.make_engine(args.db or default_db_url())
+    url = args.db or default_db_url()
+    if not init:
+        db.require_initialised(url)
+    elif args.db:
+        db.require_folder(url)
+    return db.make_engine(url)
+
+
+INIT_ADMIN_ENV = "SHIPYARD_INIT_ADMIN_TOKEN"
+INIT_JOIN_ENV = "SHIPYARD_INIT_JOIN_TOKEN"
+
+
+def _given_token(kind: str, file: str | None, env: str) -> str | None:
+    """A token for init to adopt: from ``file``, else from the environment variable."""
+    import os
+    from pathlib import Path
+
+    from shipyard.errors import UsageError
+    from shipyard.frontend.core.security import check_given_token
+
+    if file:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--{kind}-token-file {file}: cannot read it") from exc
+        return check_given_token(kind, text, f"--{kind}-token-file {file}")
+    if value := os.environ.get(env):
+        return check_given_token(kind, value, f"${env}")
+    return None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from shipyard.frontend import setup
+    from shipyard.frontend.core import db
     from shipyard.frontend.core.config import default_tls_dir
 
-    made = setup.init(_engine(args), Path(args.tls_dir) if args.tls_dir else default_tls_dir())
+    # Given tokens are checked before anything is created.
+    admin_token = _given_token("admin", args.admin_token_file, INIT_ADMIN_ENV)
+    join_token = _given_token("join", args.join_token_file, INIT_JOIN_ENV)
+    engine = _engine(args, init=True)
+    if args.migrate_only:
+        db.upgrade_locked(engine)
+        revision = db.current_revision(engine)
+        if args.json:
+            emit_json({"revision": revision})
+        else:
+            stdout_console().print(f"schema at revision {revision}")
+        return 0
+    made = setup.init(
+        engine,
+        Path(args.tls_dir) if args.tls_dir else default_tls_dir(),
+        admin_token=admin_token,
+        join_token=join_token,
+    )
     if args.json:
         emit_json(made)
+    elif made["initialised"] == "already":
+        out = stdout_console()
+        out.print("already initialised: the schema is current, and no new tokens were made")
+        out.print(f"TLS cert:    {made['tls_cert']}")
+        out.print(f"ca_sha256:   {made['ca_sha256']}")
+        stderr_console().print("`shipyard frontend token create` makes more tokens.")
     else:
         out = stdout_console()
         out.print(f"admin token: {made['admin_token']}")
@@ -175,7 +257,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from rich.table import Table
 
     from shipyard.frontend import setup
 
@@ -205,21 +286,21 @@ def cmd_token(args: argparse.Namespace) -> int:
         if args.json:
             emit_json([vars(r) for r in rows])
             return 0
-        table = Table(
-            "ID", "DESCRIPTION", "APPLIANCE", "USES LEFT", "CREATED", "EXPIRES", "REVOKED",
-            box=None,
-        )  # fmt: skip
-        for r in rows:
-            table.add_row(
-                str(r.id),
-                r.description,
-                r.appliance or "",
-                "" if r.uses_left is None else str(r.uses_left),
-                f"{r.created:%F %T}",
-                f"{r.expires or ''}",
-                f"{r.revoked or ''}",
-            )
-        stdout_console().print(table)
+        print_table(
+            ("id", "description", "appliance", "uses left", "created", "expires", "revoked"),
+            (
+                (
+                    r.id,
+                    r.description,
+                    r.appliance or "",
+                    "" if r.uses_left is None else r.uses_left,
+                    f"{r.created:%F %T}",
+                    f"{r.expires or ''}",
+                    f"{r.revoked or ''}",
+                )
+                for r in rows
+            ),
+        )
     return 0
 
 
@@ -228,17 +309,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from shipyard.errors import UsageError
     from shipyard.frontend.core.config import (
+        FrontendConfig,
         RateLimit,
-        Settings,
         default_db_url,
         default_tls_dir,
     )
     from shipyard.frontend.core.sealing import read_key
     from shipyard.frontend.core.tls import tls_files
-    from shipyard.frontend.server import parse_listen, read_cert, serve
+    from shipyard.frontend.server import read_cert, serve
     from shipyard.frontend.setup import SECRET_KEY_FILE
 
-    host, port = parse_listen(args.listen)
+    listen: ListenAddress = args.listen
     if args.identity_cert and not args.identity_account:
         raise UsageError(
             "--identity-cert needs --identity-account: AWS signs every account's "
@@ -253,8 +334,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from shipyard.aws.session import AwsSettings
 
         confirm = AwsSettings(endpoint_url=args.ec2_endpoint_url)
-    settings = Settings(
-        db_url=args.db or default_db_url(),
+    from shipyard.frontend.core.db import require_initialised
+
+    db_url = args.db or default_db_url()
+    require_initialised(db_url)
+    settings = FrontendConfig(
+        db_url=db_url,
         identity_certs=tuple(read_cert(c) for c in args.identity_cert),
         identity_bindings=parse_bindings(args.identity_bind),
         confirm_instances=confirm,
@@ -268,7 +353,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     scheme = "https" if tls else "http"
     stderr_console().print(f"frontend listening on {scheme}://{args.listen}")
-    serve(settings, host, port, tls)
+    stderr_console().print(f"dashboard: {scheme}://{args.listen}/ui/")
+    serve(settings, listen.host, listen.port, tls)
     return 0
 
 
@@ -306,9 +392,26 @@ def cmd_launch(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from shipyard.aws.session import AwsSettings
+    from shipyard.errors import UsageError
     from shipyard.frontend.core.tls import read_fingerprint
-    from shipyard.frontend.launch import LaunchRequest, launch
+    from shipyard.frontend.launch import LaunchRequest, grow_group, launch
 
+    aws = AwsSettings(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    if args.asg:
+        extra = [
+            f for f in ("ami", "instance_type", "master", "subnet", "key_name") if getattr(args, f)
+        ]
+        if extra:
+            flag = "--" + extra[0].replace("_", "-")
+            raise UsageError(f"{flag} is for RunInstances; with --asg the launch template decides")
+        hosts = grow_group(_engine(args), args.appliance, args.count, args.asg, aws)
+        _print_hosts(hosts, args.json)
+        return 0
+    missing = [f for f in ("ami", "instance_type", "master") if not getattr(args, f)]
+    if missing:
+        raise UsageError(
+            f"--{missing[0].replace('_', '-')} is required (or grow a group with --asg)"
+        )
     req = LaunchRequest(
         appliance=args.appliance,
         count=args.count,
@@ -320,11 +423,15 @@ def cmd_launch(args: argparse.Namespace) -> int:
         ca_sha256=read_fingerprint(Path(args.tls_cert)) if args.tls_cert else None,
         insecure=args.insecure,
     )
-    aws = AwsSettings(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
     hosts = launch(_engine(args), req, aws)
-    if args.json:
+    _print_hosts(hosts, args.json)
+    return 0
+
+
+def _print_hosts(hosts: list[Any], as_json: bool) -> None:
+    if as_json:
         emit_json([h.model_dump(mode="json") for h in hosts])
     else:
-        for h in hosts:
-            stdout_console().print(f"{h.name}\t{h.instance_id}\t{h.state}")
-    return 0
+        print_table(
+            ("host", "instance", "state"), ((h.name, h.instance_id, h.state) for h in hosts)
+        )

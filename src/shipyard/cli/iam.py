@@ -10,15 +10,17 @@ from typing import Any
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "iam-policy",
-        help="print the least-privilege IAM policy for publishing or launching",
+        help="print the least-privilege IAM policy for publishing, launching, the catalog "
+        "or stacks",
         description="Print the IAM policy (JSON) that allows exactly what Shipyard calls.",
     )
     parser.add_argument(
         "--for",
         dest="purpose",
-        choices=("publish", "launch", "all"),
+        choices=("publish", "launch", "catalog", "stacks", "all"),
         default="publish",
-        help="which commands the policy is for (default: publish)",
+        help="which commands the policy is for: publish, launch, catalog (prune, and a "
+        "store in S3), stacks (deploys) or all of them (default: publish)",
     )
     parser.set_defaults(func=run)
 

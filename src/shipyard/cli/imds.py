@@ -7,7 +7,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from shipyard.cli.argtypes import port_or_any
+from shipyard.cli.argtypes import port_or_any, role_name, tag
 from shipyard.cli.output import stderr_console
 
 
@@ -22,6 +22,14 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--user-data", type=Path, metavar="FILE")
     serve.add_argument("--ssh-key", type=Path, metavar="PUBKEY_FILE")
+    serve.add_argument(
+        "--tag", action="append", default=[], type=tag, metavar="KEY=VALUE",
+        help="an instance tag, served under meta-data/tags/instance/; repeatable",
+    )  # fmt: skip
+    serve.add_argument(
+        "--iam-role", type=role_name, metavar="NAME",
+        help="serve made-up credentials for this role under meta-data/iam/",
+    )  # fmt: skip
     serve.add_argument("--port", type=port_or_any, default=0, help="default: any free port")
     serve.add_argument(
         "--allow-v1", action="store_true", help="answer requests without a token (IMDSv1)"
@@ -30,21 +38,22 @@ def register(subparsers: Any) -> None:
 
 
 def serve_imds(args: argparse.Namespace) -> int:
-    import threading
-
-    from shipyard.cleanup import signals_as_interrupts
+    from shipyard.cleanup import signals_as_interrupts, wait_for_signal
     from shipyard.errors import Interrupted
     from shipyard.vm.identity import load_signer
-    from shipyard.vm.imds import Settings, serve
+    from shipyard.vm.imds import ImdsBehaviour, serve
     from shipyard.vm.launch import read_ssh_key, read_user_data
     from shipyard.vm.metadata import Instance
 
     instance = Instance(
-        user_data=read_user_data(args.user_data), public_keys=read_ssh_key(args.ssh_key)
+        user_data=read_user_data(args.user_data),
+        public_keys=read_ssh_key(args.ssh_key),
+        tags=tuple(args.tag),
+        iam_role=args.iam_role,
     )
     signer = load_signer()
     console = stderr_console()
-    settings = Settings(require_token=not args.allow_v1)
+    settings = ImdsBehaviour(require_token=not args.allow_v1)
     with serve(instance, signer, port=args.port, settings=settings) as server:
         console.print(
             f"serving instance {instance.instance_id} on {server.url}", markup=False, soft_wrap=True
@@ -60,5 +69,5 @@ def serve_imds(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
         with contextlib.suppress(KeyboardInterrupt, Interrupted), signals_as_interrupts():
-            threading.Event().wait()
+            wait_for_signal()
     return 0

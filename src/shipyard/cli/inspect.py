@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from shipyard.cli.output import add_json_flag, emit_json, stdout_console
+from shipyard.cli.output import add_json_flag, emit_json, print_table, stdout_console
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +20,6 @@ def register(subparsers: Any) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from rich.table import Table
 
     from shipyard.manifest.sizes import format_size
     from shipyard.record import dump, find_build, load
@@ -28,8 +27,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     build_dir = find_build(args.build)
     record = load(build_dir)
     status = record.status
-    pid = getattr(record, "pid", None)
-    if status == "building" and isinstance(pid, int) and not _alive(pid):
+    if status == "building" and record.pid is not None and not _alive(record.pid):
         status = "interrupted"
     if args.json:
         emit_json({**dump(record), "status": status})
@@ -44,39 +42,43 @@ def run_inspect(args: argparse.Namespace) -> int:
     if record.error:
         out.print(f"[red]error:[/red] {record.error}")
     if record.partitions:
-        table = Table(title=f"Partitions (GPT, {format_size(record.disk_size)})")
-        for col in ("#", "name", "start", "size", "filesystem", "uuid", "label"):
-            table.add_column(col)
-        for p in record.partitions:
-            table.add_row(
-                str(p.number),
-                p.name,
-                format_size(p.start),
-                format_size(p.size),
-                p.filesystem or "",
-                p.fs_uuid or p.uuid,
-                p.label or "",
-            )
-        out.print(table)
+        print_table(
+            ("#", "name", "start", "size", "filesystem", "uuid", "label"),
+            (
+                (
+                    p.number,
+                    p.name,
+                    format_size(p.start),
+                    format_size(p.size),
+                    p.filesystem or "",
+                    p.fs_uuid or p.uuid,
+                    p.label or "",
+                )
+                for p in record.partitions
+            ),
+            title=f"\nPartitions (GPT, {format_size(record.disk_size)})",
+        )
     if record.formats:
-        table = Table(title="Formats")
-        for col in ("format", "file", "size", "allocated"):
-            table.add_column(col)
-        for a in record.formats.values():
-            table.add_row(a.format, a.path, format_size(a.size), format_size(a.allocated))
-        out.print(table)
-        # Checksums on lines of their own, whole, so they can be copied at any width.
-        for a in record.formats.values():
-            out.print(f"sha256 {a.path}: {a.sha256}", soft_wrap=True)
+        # Checksums whole in a column of their own, so they can be copied at any width.
+        print_table(
+            ("format", "file", "size", "allocated", "sha256"),
+            (
+                (a.format, a.path, format_size(a.size), format_size(a.allocated), a.sha256)
+                for a in record.formats.values()
+            ),
+            title="\nFormats",
+        )
     if record.stages:
-        table = Table(title="Stages")
-        table.add_column("stage")
-        table.add_column("seconds", justify="right")
-        table.add_column("")
-        for name, t in record.stages.items():
-            table.add_row(name, f"{t.seconds:.1f}", "cached" if t.cached else "")
-        table.add_row("total", f"{sum(t.seconds for t in record.stages.values()):.1f}", "")
-        out.print(table)
+        total = sum(t.seconds for t in record.stages.values())
+        print_table(
+            ("stage", "seconds", "cached"),
+            [
+                *((name, f"{t.seconds:.1f}", "yes" if t.cached else "") for name, t in
+                  record.stages.items()),
+                ("total", f"{total:.1f}", ""),
+            ],
+            title="\nStages",
+        )  # fmt: skip
     out.print(f"{len(record.packages)} packages installed")
     return 0
 

@@ -20,8 +20,13 @@ from shipyard.errors import EXIT_CODES, ShipyardError, exit_code_for
 COMMANDS: dict[str, str] = {
     "build": "shipyard.cli.build",
     "inspect": "shipyard.cli.inspect",
+    "verify": "shipyard.cli.verify",
+    "diff": "shipyard.cli.diff",
     "manifest": "shipyard.cli.manifest",
     "run": "shipyard.cli.run",
+    "ps": "shipyard.cli.instances",
+    "stop": "shipyard.cli.instances",
+    "ssh": "shipyard.cli.instances",
     "imds": "shipyard.cli.imds",
     "publish": "shipyard.cli.publish",
     "bundle": "shipyard.cli.bundle",
@@ -29,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "aws": "shipyard.cli.aws",
     "frontend": "shipyard.cli.frontend",
     "stack": "shipyard.cli.stack",
+    "stacks": "shipyard.cli.stacks",
     "catalog": "shipyard.cli.catalog",
     "completion": "shipyard.cli.completion",
 }
@@ -50,9 +56,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     chosen = _chosen_command(argv)
-    for name, module_name in COMMANDS.items():
-        if chosen is None or name == chosen:
-            importlib.import_module(module_name).register(subparsers)
+    # A module may register several commands (ps, stop, ssh): import and register it once.
+    modules = [m for name, m in COMMANDS.items() if chosen is None or name == chosen]
+    for module_name in dict.fromkeys(modules):
+        importlib.import_module(module_name).register(subparsers)
     helper = subparsers.add_parser(
         "help", help="show the help of a command", description="Show the help of COMMAND."
     )
@@ -61,7 +68,19 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for path, sub in walk(parser):
         if path:
             _add_global_flags(sub)
+        _add_examples(path, sub)
     return parser
+
+
+def _add_examples(path: tuple[str, ...], parser: argparse.ArgumentParser) -> None:
+    """Examples after the options of every command's --help, before any epilog it has."""
+    from shipyard.cli.examples import epilog
+
+    examples = epilog(path)
+    if examples is None:
+        return
+    parser.epilog = examples + (f"\n{parser.epilog}" if parser.epilog else "")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _show_help(root: argparse.ArgumentParser, topic: list[str]) -> int:
@@ -126,6 +145,19 @@ def setup_logging(debug: bool, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _flag_for(parser: argparse.ArgumentParser, argv: Sequence[str], setting: str) -> str:
+    """The option of the command that ran whose value is ``setting``, else the setting."""
+    words = [a for a in argv if not a.startswith("-")]
+    flag = setting
+    for path, sub in walk(parser):  # parents first, so the deepest command's option wins
+        if tuple(words[: len(path)]) != path:
+            continue
+        for action in sub._actions:
+            if action.dest == setting and action.option_strings:
+                flag = max(action.option_strings, key=len)
+    return flag
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -138,8 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ShipyardError as exc:
         if args.debug:
             traceback.print_exc()
-        message = str(exc).rstrip()
-        print(f"shipyard: error: {message}", file=sys.stderr)
+        where = f"{_flag_for(parser, argv, exc.setting)}: " if exc.setting else ""
+        for problem in exc.problems:
+            print(f"shipyard: error: {where}{problem.rstrip()}", file=sys.stderr)
         if exc.hint:
             print(f"shipyard: hint: {exc.hint}", file=sys.stderr)
         return exit_code_for(exc)

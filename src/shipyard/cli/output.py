@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from functools import cache
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from shipyard.console import stderr_console, stdout_console
 
-# Piped output is for grep and cut: never wrapped or cut at a guessed width.
-PIPE_WIDTH = 100_000
-
-
-def _console(*, stderr: bool) -> Console:
-    plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: any non-empty value
-    console = Console(
-        stderr=stderr,
-        highlight=False,
-        # NO_COLOR means no styling at all, bold included (rich's own no_color keeps it).
-        color_system=None if plain else "auto",
-    )
-    # Only results on stdout: the log handler on stderr pads each line to the console's
-    # width, and a pipe nobody reads yet would fill with spaces and block the command.
-    if not stderr and not console.is_terminal and not os.environ.get("COLUMNS"):
-        console.width = PIPE_WIDTH
-    return console
-
-
-@cache
-def stderr_console() -> Console:
-    return _console(stderr=True)
-
-
-@cache
-def stdout_console() -> Console:
-    return _console(stderr=False)
+__all__ = [
+    "add_json_flag",
+    "emit_json",
+    "print_table",
+    "stderr_console",
+    "stdout_console",
+    "table_text",
+]
 
 
 def emit_json(document: Any) -> None:
@@ -44,6 +24,37 @@ def emit_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+def table_text(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Left-aligned columns under upper-case headers, never wrapped or cut: output is for grep.
+
+    The one table style of the CLI (as Stacki, kubectl and docker print them). The header is
+    printed for an empty table too, so a script can tell "nothing" from "no output".
+    """
+    header = [h.upper() for h in headers]
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(c) for c in col) for col in zip(header, *cells, strict=False)]
+    lines = [
+        " ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)).rstrip()
+        for line in [header, *cells]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def print_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    to_stderr: bool = False,
+) -> None:
+    """Print a table on stdout (or stderr, beside progress), with an optional title line."""
+    out = sys.stderr if to_stderr else sys.stdout
+    if title:
+        out.write(f"{title}\n")
+    out.write(table_text(headers, rows))
+    out.flush()
 
 
 def add_json_flag(parser: Any) -> None:

@@ -12,10 +12,17 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "publish",
         help="publish a build as an EC2 AMI (or to a catalog)",
-        description="Publish a build directory. With --to ec2 the last line printed is the AMI id.",
+        description="Publish a build directory. With --to ec2 the last line printed is the AMI id; "
+        "--to ec2,catalog publishes the AMI, then catalogues the build with it.",
     )
     parser.add_argument("build", metavar="BUILD", help="build directory or its build.json")
-    parser.add_argument("--to", required=True, choices=("ec2", "catalog"), help="target")
+    parser.add_argument(
+        "--to",
+        required=True,
+        type=_target_names,
+        metavar="TARGET[,TARGET]",
+        help="ec2, catalog, or both in that order: ec2,catalog",
+    )
     ec2 = parser.add_argument_group("ec2")
     ec2.add_argument("--region", help="region to upload to (default: from the AWS config)")
     ec2.add_argument(
@@ -70,6 +77,22 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+TARGET_NAMES = ("ec2", "catalog")
+
+
+def _target_names(text: str) -> tuple[str, ...]:
+    """``ec2``, ``catalog`` or a comma-separated list of them, each once."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in TARGET_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected {' or '.join(TARGET_NAMES)}, or both separated by a comma"
+        )
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{text!r} names a target twice")
+    return names
+
+
 def _tags(pairs: list[str]) -> dict[str, str]:
     from shipyard.errors import UsageError
 
@@ -116,46 +139,59 @@ def ec2_target(args: argparse.Namespace) -> Any:
             account_id=args.account_id,
         )
     except ValidationError as exc:
+        from shipyard.validation_text import problem_text
+
         first = exc.errors()[0]
         where = "--" + "-".join(str(p) for p in first["loc"][:1]).replace("_", "-")
-        raise UsageError(f"{where}: {first['msg']}") from exc
+        raise UsageError(f"{where}: {problem_text(first)}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from shipyard.cli.output import emit_json, stdout_console
+    from shipyard.cli.output import emit_json
     from shipyard.errors import UsageError
+    from shipyard.manifest.schema import CatalogTarget
+    from shipyard.publish import ec2, publish_targets
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if args.to == "ec2":
-        from shipyard.publish import ec2
-
-        result = ec2.publish(Path(args.build), ec2_target(args), concurrency=args.concurrency)
-    else:
-        from shipyard.manifest.schema import CatalogTarget
-        from shipyard.publish import publish_targets
-
-        target = CatalogTarget(to="catalog", store=args.store, channel=args.channel)
-        result = publish_targets(Path(args.build), [target])[0]
+    build = Path(args.build)
+    results: list[Any] = []
+    for name in args.to:
+        if name == "ec2":
+            results.append(ec2.publish(build, ec2_target(args), concurrency=args.concurrency))
+        else:
+            target = CatalogTarget(to="catalog", store=args.store, channel=args.channel)
+            results.extend(publish_targets(build, [target]))
     if args.json:
-        emit_json(result)
+        documents = [r.model_dump(mode="json") for r in results]
+        emit_json(documents[0] if len(documents) == 1 else documents)
         return 0
-    out = stdout_console()
-    if args.to == "ec2" and result.get("backing") == "s3":
-        from shipyard.cli.output import stderr_console
-
-        stderr_console().print(f"note: {result['limits']}")
-        out.print(
-            f"{result['region']}: {result['image_id']} (from s3://{result['image_location']})"
-        )
-        out.print(result["image_id"])
-    elif args.to == "ec2":
-        for region, image in result["images"].items():
-            out.print(f"{region}: {image['image_id']} (snapshot {image['snapshot_id']})")
-        out.print(result["image_id"])
-    else:
-        for key, value in result.items():
-            out.print(f"{key}: {value}")
+    _print(results)
     return 0
+
+
+def _print(results: list[Any]) -> None:
+    """Each target's result; an AMI id, if one was made, is the last line."""
+    from shipyard.cli.output import stderr_console, stdout_console
+    from shipyard.record_sections import EbsPublishEntry, S3PublishEntry
+
+    out = stdout_console()
+    image_id = None
+    for result in results:
+        if isinstance(result, S3PublishEntry):
+            from shipyard.publish.s3_bundle import LIMITS
+
+            stderr_console().print(f"note: {LIMITS}")
+            out.print(f"{result.region}: {result.image_id} (from s3://{result.image_location})")
+            image_id = result.image_id
+        elif isinstance(result, EbsPublishEntry):
+            for region, image in result.images.items():
+                out.print(f"{region}: {image.image_id} (snapshot {image.snapshot_id})")
+            image_id = result.image_id
+        else:
+            for key, value in result.model_dump(mode="json").items():
+                out.print(f"{key}: {value}")
+    if image_id:
+        out.print(image_id)

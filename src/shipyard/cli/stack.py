@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.cli.output import emit_json
+from shipyard.cli.output import emit_json, print_table
+
+if TYPE_CHECKING:
+    from shipyard.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "stack",
         help="Stacki-style host commands: list host, add host, set host attr, report host, ...",
-        description="Examples: stack list host; stack set host attr backend-0-0 attr=ntp "
-        "value=10.0.0.1; stack list host output-format=json",
+        description=_description(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--frontend",
@@ -26,14 +29,31 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=cmd_stack)
 
 
+def _description() -> str:
+    from shipyard.cli.stacki import usage_text
+
+    return (
+        "Run one of Stacki's commands against a frontend's admin API. Names are host or\n"
+        "appliance names, parameters are key=value; output-format=json or --json prints JSON.\n\n"
+        + usage_text([])
+    )
+
+
 def cmd_stack(args: argparse.Namespace) -> int:
+    from shipyard.cli.stacki import HELP_WORDS, parse, usage_text
     from shipyard.errors import UsageError
     from shipyard.frontend.client import FrontendClient
     from shipyard.frontend.core.config import ADMIN_ENV, DEFAULT_LISTEN, URL_ENV
-    from shipyard.frontend.stacki import parse
 
     words = _take_options(list(args.words), args)
-    command, call, fmt = parse(words)
+    if not words or HELP_WORDS.intersection(words):
+        # Never a request for a host named --help: the usage, and nothing sent.
+        print(usage_text(words), end="")
+        return 0
+    try:
+        command, call, fmt = parse(words)
+    except UsageError as exc:
+        raise _with_stacks_hint(exc, words) from None
     url = args.frontend or os.environ.get(URL_ENV) or f"http://{DEFAULT_LISTEN}"
     token = args.token or os.environ.get(ADMIN_ENV)
     if not token:
@@ -42,6 +62,22 @@ def cmd_stack(args: argparse.Namespace) -> int:
         result = command.handler(client, call)
     render(result, fmt)
     return 0
+
+
+def _with_stacks_hint(exc: UsageError, words: list[str]) -> UsageError:
+    """`shipyard stack deploy web` most likely meant the CloudFormation stacks command."""
+    from shipyard.cli.stacks import VERBS
+    from shipyard.errors import UsageError
+
+    verb = words[0].lower() if words else ""
+    if verb not in VERBS or not exc.message.startswith("unknown command"):
+        return exc
+    rest = " ".join(words)
+    return UsageError(
+        exc.message,
+        hint=f"CloudFormation stacks are `shipyard stacks {rest}`; "
+        "`shipyard stack` speaks Stacki's grammar (e.g. `stack list host`)",
+    )
 
 
 def _take_options(words: list[str], args: argparse.Namespace) -> list[str]:
@@ -60,28 +96,21 @@ def _take_options(words: list[str], args: argparse.Namespace) -> list[str]:
 
 
 def render(result: Any, fmt: str) -> None:
-    """JSON as is; lists of rows as Stacki's plain columns; text verbatim."""
+    """JSON as is; rows as the CLI's plain columns (header even when empty); text verbatim."""
+    from shipyard.cli.stacki import Rows
+
     if result is None:
         return
     if isinstance(result, str):
         print(result, end="")
+    elif isinstance(result, Rows):
+        if fmt == "json":
+            emit_json(result.rows)
+        else:
+            print_table(result.columns, result.values())
     elif fmt == "json":
         emit_json(result)
-    elif isinstance(result, dict):
+    else:
         import yaml
 
         print(yaml.safe_dump(result, sort_keys=False), end="")
-    elif result:
-        print(columns(result), end="")
-
-
-def columns(rows: list[dict[str, Any]]) -> str:
-    """Left-aligned columns under upper-case headers, never truncated (output is for grep)."""
-    header = [k.upper() for k in rows[0]]
-    cells = [["" if v is None else str(v) for v in row.values()] for row in rows]
-    widths = [max(len(c) for c in col) for col in zip(header, *cells, strict=False)]
-    lines = [
-        " ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)).rstrip()
-        for line in [header, *cells]
-    ]
-    return "\n".join(lines) + "\n"
