@@ -80,3 +80,19 @@ def test_cloud_init_image_runs_user_data(build_image, tmp_path: Path) -> None:  
     assert report["agent"]["agent"] == "cloud-init"
     console = Path(report["console_log"]).read_text(errors="replace")
     assert "USER-DATA-RAN-UNDER-CLOUD-INIT" in console
+
+
+def test_a_first_boot_playbook_runs_and_is_reported(
+    build_image: Callable[..., Path], ssh_key: Path, tmp_path: Path, ssh: Login
+) -> None:
+    build_dir = build_image(MANIFESTS / "ansible-firstboot.yml")
+    public = ssh_key.with_suffix(".pub").read_text().strip()
+    instance = Instance(public_keys=(public,))
+    with boot(build_dir / "disk.raw", instance=instance, workdir=tmp_path / "vm") as vm:
+        ready = vm.wait_ready(READY_TIMEOUT)
+        assert ready["step"] == "ready", vm.agent_reports()
+        (report,) = [r for r in vm.agent_reports() if r["step"] == "ansible"]
+        assert report["ok"] and report["index"] == 0
+        result = ssh(vm.ssh_port, ssh_key, "cat /etc/firstboot", wait=120)
+        assert result.stdout == f"hello {instance.instance_id}\n", result.stderr
+        print(f"first-boot ansible step: {report['seconds']} s, agent total {ready['total']} s")

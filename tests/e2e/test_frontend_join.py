@@ -16,7 +16,7 @@ from shipyard.cli.main import main
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
-from shipyard.frontend.core.config import CA_ENV, Settings
+from shipyard.frontend.core.config import CA_ENV, FrontendConfig
 from shipyard.frontend.core.tls import TlsFiles
 from shipyard.frontend.server import background
 
@@ -70,7 +70,7 @@ def test_backend_vm_registers_and_reaches_installed(
     # The guest reaches the host's loopback as 10.0.2.2 (qemu user networking).
     # Over TLS: the agent pins the frontend's self-signed certificate from the user data.
     with (
-        background(create_app(Settings(db_url=db_url), engine=engine), tls=tls) as url,
+        background(create_app(FrontendConfig(db_url=db_url), engine=engine), tls=tls) as url,
         pinned_cli(made["tls_cert"]),
     ):
         port = url.rsplit(":", 1)[1]
