@@ -9,6 +9,7 @@ Needs root, like any build. Not a test: it prints a table and asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,8 @@ def main() -> int:
     parser.add_argument("--manifest", type=Path, default=REPO / "examples" / "minimal.yml")
     parser.add_argument("--keep", type=Path, help="keep builds and cache in this directory")
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench/build.py needs root, like any build")
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="shipyard-bench-"))
     cache, out = work / "cache", work / "builds"

@@ -2,10 +2,11 @@
 
 Runs `shipyard frontend serve` in a subprocess on 127.0.0.1 over SQLite (WAL) and over a
 throwaway PostgreSQL cluster, drives it from one asyncio client, and prints a table of
-throughput, latency percentiles and errors per database.
+throughput, latency percentiles and errors per database. `postgresql-x2` runs two
+`frontend serve` replicas on one PostgreSQL and sends every other backend to each.
 
     python bench/frontend_load.py [--backends 2000] [--concurrency 25,50,100]
-                                  [--db sqlite,postgresql]
+                                  [--db sqlite,postgresql,postgresql-x2]
 
 Concurrency is how many backends are in flight at once. Latency grows with it once the
 server is saturated (by Little's law, about concurrency / throughput), so the table has a
@@ -73,36 +74,47 @@ def postgres() -> Iterator[str]:
 
 
 @contextmanager
-def serve(url: str) -> Iterator[tuple[str, str, str]]:
-    """An initialised frontend in a subprocess; yields (base URL, admin token, join token)."""
-    made = setup.init(db.make_engine(url))
-    port = free_port()
-    argv = [sys.executable, "-m", "shipyard.cli.main", "frontend", "serve", "--db", url,
-            "--listen", f"127.0.0.1:{port}",
-            # One token and one address stand for the whole fleet here.
-            "--join-rate-per-token", "1000000", "--join-rate-per-address", "1000000"]  # fmt: skip
-    proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+def serve(url: str, replicas: int = 1) -> Iterator[tuple[list[str], str, str]]:
+    """An initialised frontend in ``replicas`` subprocesses on one database; yields
+    (their base URLs, admin token, join token)."""
+    engine = db.make_engine(url)
+    made = setup.init(engine)
+    engine.dispose()
+    procs: list[subprocess.Popen[bytes]] = []
+    bases: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the frontend did not start") from None
-                time.sleep(0.1)
+        for _ in range(replicas):
+            port = free_port()
+            argv = [sys.executable, "-m", "shipyard.cli.main", "frontend", "serve", "--db", url,
+                    "--listen", f"127.0.0.1:{port}",
+                    # One token and one address stand for the whole fleet here.
+                    "--join-rate-per-token", "1000000",
+                    "--join-rate-per-address", "1000000"]  # fmt: skip
+            procs.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL))
+            bases.append(f"http://127.0.0.1:{port}")
+        for base, proc in zip(bases, procs, strict=True):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise SystemExit("the frontend did not start") from None
+                    time.sleep(0.1)
         headers = {"Authorization": f"Bearer {made['admin_token']}"}
-        httpx.put(f"{base}/api/v1/appliances/backend/profile", json=PROFILE, headers=headers)
-        yield base, made["admin_token"], made["join_token"]
+        httpx.put(f"{bases[0]}/api/v1/appliances/backend/profile", json=PROFILE, headers=headers)
+        yield bases, made["admin_token"], made["join_token"]
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 async def backend(
     client: aiohttp.ClientSession,
+    base: str,
     n: int,
     join_token: str,
     latencies: list[float],
@@ -112,7 +124,7 @@ async def backend(
         start = time.perf_counter()
         try:
             async with client.request(
-                method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+                method, base + path, json=body, headers={"Authorization": f"Bearer {token}"}
             ) as r:
                 payload = await r.json() if r.status < 400 else None
         except aiohttp.ClientError as exc:
@@ -137,17 +149,21 @@ async def backend(
             return
 
 
-async def storm(base: str, join_token: str, backends: int, concurrency: int) -> dict[str, float]:
+async def storm(
+    bases: list[str], join_token: str, backends: int, concurrency: int
+) -> dict[str, float]:
     latencies: list[float] = []
     errors: list[str] = []
     gate = asyncio.Semaphore(concurrency)
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
 
         async def one(n: int) -> None:
             async with gate:
-                await backend(client, n, join_token, latencies, errors)
+                # Each backend talks to one replica all along, as behind a sticky balancer.
+                base = bases[n % len(bases)]
+                await backend(client, base, n, join_token, latencies, errors)
 
         start = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(backends)))
@@ -177,32 +193,38 @@ def main() -> int:
     parser.add_argument(
         "--concurrency", default="25,50,100", help="backends in flight at once, comma-separated"
     )
-    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--db", default="sqlite,postgresql,postgresql-x2")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     rows: list[tuple[str, int, dict[str, float]]] = []
     for kind in args.db.split(","):
+        if kind not in KINDS:
+            parser.error(f"--db: {kind!r} is not one of {', '.join(KINDS)}")
         for level in levels:
             # A fresh database per row: every run starts from the same empty host table.
             with (
                 tempfile.TemporaryDirectory() as tmp,
-                postgres() if kind == "postgresql" else _sqlite(tmp) as url,
-                serve(url) as (base, _admin, join_token),
+                _sqlite(tmp) if kind == "sqlite" else postgres() as url,
+                serve(url, KINDS[kind]) as (bases, _admin, join_token),
             ):
-                result = asyncio.run(storm(base, join_token, args.backends, level))
+                result = asyncio.run(storm(bases, join_token, args.backends, level))
             rows.append((kind, level, result))
     print(f"\n{args.backends} backends x 5 requests (join, profile, 3 reports), 127.0.0.1")
     header = (
-        f"{'database':<11}{'in flight':>10}{'seconds':>9}{'backends/s':>12}{'requests/s':>12}"
+        f"{'database':<15}{'in flight':>10}{'seconds':>9}{'backends/s':>12}{'requests/s':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
     )
     print(header)
     print("-" * len(header))
     for kind, level, r in rows:
-        print(f"{kind:<11}{level:>10}{r['seconds']:>9.1f}{r['backends/s']:>12.0f}"
+        print(f"{kind:<15}{level:>10}{r['seconds']:>9.1f}{r['backends/s']:>12.0f}"
               f"{r['requests/s']:>12.0f}{r['p50 ms']:>9.1f}{r['p99 ms']:>9.1f}"
               f"{int(r['errors']):>8}")  # fmt: skip
     return 0
+
+
+# Database kinds the bench knows, and how many `frontend serve` replicas each runs.
+KINDS = {"sqlite": 1, "postgresql": 1, "postgresql-x2": 2}
 
 
 @contextmanager

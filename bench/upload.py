@@ -1,11 +1,14 @@
 """Upload benchmark: a disk image through the EBS direct APIs to a minimal local endpoint
 (accepts every call as fast as loopback allows) and to a moto server.
 
-    python bench/upload.py [BUILD_DIR] [--concurrency 8 16 32]
+    python bench/upload.py [BUILD_DIR] [--concurrency 8 16 32] [--faults 0.05 0.2]
 
 Without BUILD_DIR a synthetic 2 GiB sparse image of realistic density (about 330 MiB
 of data, some written zero blocks, holes elsewhere) is made in a temporary directory.
 Prints MB/s of non-zero data, blocks sent vs blocks in the disk, and CPU seconds.
+With --faults, the same upload also goes through the tests' fault-injecting proxy
+(throttling, 503, connection resets at the given rates) once with botocore's standard
+retry mode (what publish uses) and once with its adaptive mode.
 """
 
 from __future__ import annotations
@@ -109,14 +112,27 @@ def minimal_endpoint() -> tuple[str, multiprocessing.Process]:
     return f"http://127.0.0.1:{sock.getsockname()[1]}", proc
 
 
-def run_upload(url: str, disk: Path, concurrency: int) -> dict[str, float]:
+def run_upload(
+    url: str, disk: Path, concurrency: int, retries: str = "standard"
+) -> dict[str, float]:
+    """One upload; ``retries`` is the data client's botocore retry mode."""
     from shipyard.aws import ebs
     from shipyard.aws.session import AwsSettings, client, make_session
 
     settings = AwsSettings(region="us-east-1", endpoint_url=url, access_key="a", secret_key="b")
     session = make_session(settings)
     control = client(session, "ebs", settings)
-    data = client(session, "ebs", settings, max_attempts=1, pool=concurrency + 4)
+    if retries == "standard":
+        data = ebs.upload_client(session, settings, concurrency=concurrency)
+    else:
+        data = client(
+            session,
+            "ebs",
+            settings,
+            max_attempts=ebs.ATTEMPTS_PER_BLOCK,
+            retry_mode="adaptive",
+            pool=concurrency + 4,
+        )
     size = disk.stat().st_size
     cpu0, wall0 = time.process_time(), time.perf_counter()
     snapshot_id = ebs.start_snapshot(control, size, description="bench", tags={})
@@ -131,6 +147,8 @@ def run_upload(url: str, disk: Path, concurrency: int) -> dict[str, float]:
         "read": stats.blocks_read,
         "total": stats.blocks_total,
         "cpu": cpu,
+        "retries": stats.retries,
+        "throttled": stats.throttled,
     }
 
 
@@ -139,6 +157,14 @@ def main() -> int:
     parser.add_argument("build", nargs="?", help="a build directory (default: synthetic image)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--no-moto", action="store_true", help="skip the moto server")
+    parser.add_argument(
+        "--faults",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="RATE",
+        help="also upload through the fault-injecting proxy at these fault rates",
+    )
     args = parser.parse_args()
 
     from rich.console import Console
@@ -158,37 +184,51 @@ def main() -> int:
             synthetic_image(disk)
             label = "synthetic 2 GiB"
         allocated = os.stat(disk).st_blocks * 512
-        endpoints: list[tuple[str, str, list[int]]] = []
+        endpoints: list[tuple[str, str, list[int], str, float]] = []
         url, server = minimal_endpoint()
-        endpoints.append(("minimal endpoint", url, args.concurrency))
+        for level in args.concurrency:
+            endpoints.append(("minimal endpoint", url, [level], "standard", 0.0))
+        for rate in args.faults:
+            for retries in ("standard", "adaptive"):
+                endpoints.append(("faulty proxy", url, [16], retries, rate))
         moto = None
         if not args.no_moto:
             moto, moto_url = _moto()
-            endpoints.append(("moto server", moto_url, [max(args.concurrency[:1] or [8])]))
+            endpoints.append(
+                ("moto server", moto_url, [max(args.concurrency[:1] or [8])], "standard", 0.0)
+            )
         table = Table(
             title=f"EBS upload of {disk.name} ({label}, {allocated / 2**20:.0f} MiB "
             f"allocated) on {os.cpu_count()} CPUs"
         )
         for column in (
             "endpoint",
+            "faults",
+            "retries by",
             "workers",
             "MB/s non-zero",
             "sent / read / total blocks",
             "seconds",
             "CPU s",
+            "retries",
+            "throttled",
         ):
             table.add_column(column, justify="left" if column == "endpoint" else "right")
         try:
-            for name, endpoint, levels in endpoints:
+            for name, endpoint, levels, retries, rate in endpoints:
                 for level in levels:
-                    r = run_upload(endpoint, disk, level)
+                    r = _through_proxy(endpoint, disk, level, retries, rate)
                     table.add_row(
                         name,
+                        f"{rate:.0%}" if rate else "-",
+                        retries,
                         str(level),
                         f"{r['mbps']:.0f}",
                         f"{r['sent']:.0f} / {r['read']:.0f} / {r['total']:.0f}",
                         f"{r['seconds']:.2f}",
                         f"{r['cpu']:.2f}",
+                        f"{r['retries']:.0f}",
+                        f"{r['throttled']:.0f}",
                     )
         finally:
             server.terminate()
@@ -197,6 +237,18 @@ def main() -> int:
                 moto.wait(timeout=10)
         Console().print(table)
     return 0
+
+
+def _through_proxy(
+    url: str, disk: Path, concurrency: int, retries: str, rate: float
+) -> dict[str, float]:
+    if not rate:
+        return run_upload(url, disk, concurrency, retries)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
+    from awsloop import FaultProxy
+
+    with FaultProxy(url, rate=rate) as proxy:
+        return run_upload(proxy.url, disk, concurrency, retries)
 
 
 def _moto() -> tuple[object, str]:
