@@ -89,9 +89,13 @@ def _image_paths(root: Path) -> list[str]:
 
 @contextmanager
 def dated(epoch: int) -> Iterator[None]:
-    """SOURCE_DATE_EPOCH (and e2fsprogs' own variable) set for the tools run in the block."""
-    saved = {k: os.environ.get(k) for k in ("SOURCE_DATE_EPOCH", "E2FSPROGS_FAKE_TIME")}
-    os.environ.update(SOURCE_DATE_EPOCH=str(epoch), E2FSPROGS_FAKE_TIME=str(epoch))
+    """SOURCE_DATE_EPOCH (and e2fsprogs' own variable) set for the tools run in the block.
+
+    TZ is UTC too: FAT stores local times, so mtools would write the ESP's entries
+    differently on a host in another time zone.
+    """
+    saved = {k: os.environ.get(k) for k in ("SOURCE_DATE_EPOCH", "E2FSPROGS_FAKE_TIME", "TZ")}
+    os.environ.update(SOURCE_DATE_EPOCH=str(epoch), E2FSPROGS_FAKE_TIME=str(epoch), TZ="UTC")
     try:
         yield
     finally:
