@@ -62,7 +62,9 @@ def read_lock(path: Path) -> Lock:
             raise UsageError(f"{path}: a lock file of more than 16 MiB is not one Shipyard wrote")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such lock file", hint="write one with --lock") from None
+        raise UsageError(
+            f"{path}: no such lock file", hint="a build writes one as shipyard.lock in its folder"
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"{path}: not a lock file ({exc})") from None
     try:
@@ -90,5 +92,5 @@ def check_locked(lock: Lock, installed: Iterable[InstalledPackage]) -> None:
             continue
         raise BuildError(
             f"the build differs from its lock: {problem}",
-            hint="pin the mirror to a snapshot, or write a new lock with --lock",
+            hint="pin the mirror to a snapshot of the lock's day, or write the lock anew",
         )
