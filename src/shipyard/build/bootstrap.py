@@ -18,6 +18,7 @@ from shipyard.proc import run
 log = logging.getLogger("shipyard.build")
 
 VARIANT = "minbase"
+MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
 # Left out of images unless packages.docs is set; copyright files always stay.
 DOC_EXCLUDES = (
     "path-exclude=/usr/share/man/*",
@@ -40,7 +41,7 @@ def base_inputs(m: Manifest) -> dict[str, object]:
         "packages": list(package_set(m)),
         "exclude": sorted(m.packages.exclude),
         "docs": m.packages.docs,
-        "hooks": initramfs_hooks(m),
+        "hooks": [MERGED_USR_HOOKS, *initramfs_hooks(m)],
     }
 
 
@@ -127,6 +128,10 @@ def _mmdebstrap(ctx: BuildContext, target: Path) -> str:
         argv.append(
             f'--customize-hook=chroot "$1" apt-get purge -y --allow-remove-essential {names}'
         )
+    if m.system.release != "bullseye":
+        # Merged /usr made by mmdebstrap's own hook: its essential phase otherwise picks
+        # usrmerge, and with it perl, for init-system-helpers.
+        argv.append(f"--hook-dir={MERGED_USR_HOOKS}")
     argv += initramfs_hooks(m)
     argv += [m.system.release, str(target), *apt_sources(m)]
     version = _mmdebstrap_version()
