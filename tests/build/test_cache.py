@@ -45,6 +45,7 @@ def test_changes_that_do_not_touch_the_base_keep_the_key(
         {"system": {"architecture": "arm64"}},
         {"system": {"timezone": "Europe/Berlin"}},
         {"system": {"locale": "de_DE.UTF-8"}},
+        {"system": {"initramfs": "most"}},
         {"packages": {"mirror": "http://mirror.example/debian"}},
         {"packages": {"security_mirror": "http://mirror.example/debian-security"}},
         {"packages": {"include": ["htop"]}},

@@ -125,3 +125,16 @@ def test_required_packages_are_installed_and_recorded(minimal_build: Path) -> No
         minimal_build / "disk.raw", record.root_partition().start, "/var/lib/dpkg/status"
     )
     assert "Package: openssh-server\nStatus: install ok installed" in status
+
+
+def test_the_minimal_image_stays_small(minimal_build: Path) -> None:
+    record = load(minimal_build)
+    # usrmerge would pull in perl (about 50 MB); usr-is-merged satisfies the same need.
+    assert "usr-is-merged" in record.packages
+    for name in ("usrmerge", "perl", "libperl5.36"):
+        assert name not in record.packages, name
+    image, offset = minimal_build / "disk.raw", record.root_partition().start
+    assert read_root_file(image, offset, "/etc/initramfs-tools/conf.d/shipyard.conf") == (
+        "MODULES=list\n"
+    )
+    assert "xen-blkfront" in read_root_file(image, offset, "/etc/initramfs-tools/modules")

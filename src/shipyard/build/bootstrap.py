@@ -18,6 +18,7 @@ from shipyard.proc import run
 log = logging.getLogger("shipyard.build")
 
 VARIANT = "minbase"
+MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
 # Left out of images unless packages.docs is set; copyright files always stay.
 DOC_EXCLUDES = (
     "path-exclude=/usr/share/man/*",
@@ -40,7 +41,7 @@ def base_inputs(m: Manifest) -> dict[str, object]:
         "packages": list(package_set(m)),
         "exclude": sorted(m.packages.exclude),
         "docs": m.packages.docs,
-        "hooks": [INITRAMFS_AGAIN],
+        "hooks": [MERGED_USR_HOOKS, *initramfs_hooks(m)],
     }
 
 
@@ -78,6 +79,25 @@ INITRAMFS_AGAIN = (
 )
 
 
+# The disk drivers an instance's root can sit behind: Xen's and virtio's. NVMe (EC2's
+# Nitro) and ext4 are built into the cloud kernels. The initramfs shrinks from about
+# 13 MB to 6 MB, and the early boot has fewer modules to decompress and load.
+CLOUD_DRIVERS = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_scsi", "sd_mod", "xen-blkfront")
+
+
+def initramfs_hooks(m: Manifest) -> list[str]:
+    """The customize hooks that configure and remake the initramfs, last of the bootstrap."""
+    hooks = []
+    if m.system.initramfs == "cloud":
+        modules = "\\n".join(CLOUD_DRIVERS)
+        hooks.append(
+            '--customize-hook=if [ -d "$1"/etc/initramfs-tools ]; then '
+            'echo MODULES=list > "$1"/etc/initramfs-tools/conf.d/shipyard.conf && '
+            f'printf "{modules}\\n" >> "$1"/etc/initramfs-tools/modules; fi'
+        )
+    return [*hooks, INITRAMFS_AGAIN]
+
+
 def _mmdebstrap(ctx: BuildContext, target: Path) -> str:
     """Bootstrap ``target``; returns the version of mmdebstrap that did it."""
     m = ctx.manifest
@@ -108,7 +128,11 @@ def _mmdebstrap(ctx: BuildContext, target: Path) -> str:
         argv.append(
             f'--customize-hook=chroot "$1" apt-get purge -y --allow-remove-essential {names}'
         )
-    argv.append(INITRAMFS_AGAIN)
+    if m.system.release != "bullseye":
+        # Merged /usr made by mmdebstrap's own hook: its essential phase otherwise picks
+        # usrmerge, and with it perl, for init-system-helpers.
+        argv.append(f"--hook-dir={MERGED_USR_HOOKS}")
+    argv += initramfs_hooks(m)
     argv += [m.system.release, str(target), *apt_sources(m)]
     version = _mmdebstrap_version()
     try:

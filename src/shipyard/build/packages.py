@@ -27,9 +27,10 @@ PLAIN_TIMEZONES = ("UTC", "Etc/UTC")
 def boot_packages(manifest: Manifest) -> tuple[str, ...]:
     release = manifest.system.release
     packages = [KERNELS[manifest.system.architecture], *BOOT_PACKAGES]
-    # systemd-resolved left the systemd package in bookworm.
+    # systemd-resolved left the systemd package in bookworm. usr-is-merged stands in for
+    # usrmerge (init-system-helpers wants one), which would pull in perl: 50 MB.
     if release != "bullseye":
-        packages.append("systemd-resolved")
+        packages += ["systemd-resolved", "usr-is-merged"]
     if manifest.system.locale not in PLAIN_LOCALES:
         packages.append("locales")
     if manifest.system.timezone not in PLAIN_TIMEZONES:

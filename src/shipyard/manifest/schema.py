@@ -71,6 +71,12 @@ class System(Model):
     user: str = "admin"
     timezone: str = "UTC"
     locale: str = "C.UTF-8"
+    initramfs: Literal["cloud", "most"] = Field(
+        default="cloud",
+        description="cloud: only the disk drivers of EC2 and qemu (virtio, Xen; NVMe is "
+        "built in), a smaller initramfs and a faster boot; most: initramfs-tools' default, "
+        "for other hardware",
+    )
 
     @field_validator("release")
     @classmethod
