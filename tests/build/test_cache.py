@@ -52,6 +52,7 @@ def test_changes_that_do_not_touch_the_base_keep_the_key(
         {"packages": {"exclude": ["sudo"]}},
         {"packages": {"components": ["main", "contrib"]}},
         {"packages": {"docs": True}},
+        {"packages": {"hwdb": True}},
         {"agent": "cloud-init"},
     ],
 )

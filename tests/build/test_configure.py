@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from shipyard.build.configure import (
     configure_grub,
     configure_hostname,
     configure_network,
+    configure_ssh,
     configure_timezone,
+    install_boot_units,
 )
 from shipyard.build.context import BuildContext
 from shipyard.build.finalize import clean_root
@@ -79,6 +82,57 @@ def test_fstab_without_uefi_has_no_esp(tmp_path: Path) -> None:
     assert "/boot/efi" not in fstab
 
 
+def test_the_esp_is_mounted_on_first_use_not_at_boot(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, volume={"boot": ["uefi", "bios"]})
+    configure_fstab(ctx)
+    esp = next(
+        line for line in ctx.in_root("/etc/fstab").read_text().splitlines() if "/boot/efi" in line
+    )
+    assert esp.startswith(f"UUID={ctx.layout.esp_fs_uuid}\t/boot/efi\tvfat\t")
+    assert "x-systemd.automount" in esp.split("\t")[3]
+
+
+@pytest.mark.parametrize(
+    ("types", "made"),
+    [(None, ["ed25519", "ecdsa"]), (["rsa", "ed25519"], ["rsa", "ed25519"])],
+)
+def test_instances_make_host_keys_of_the_manifest_types_and_sshd_uses_only_those(
+    tmp_path: Path, types: list[str] | None, made: list[str]
+) -> None:
+    ctx = _ctx(tmp_path, system={"ssh_host_keys": types} if types else {})
+    install_boot_units(ctx)
+    configure_ssh(ctx)
+    script = ctx.in_root("/usr/lib/shipyard/ssh-host-keys").read_text()
+    assert f"for type in {' '.join(made)}; do" in script
+    sshd = ctx.in_root("/etc/ssh/sshd_config.d/50-shipyard.conf").read_text()
+    host_keys = [line.split()[1] for line in sshd.splitlines() if line.startswith("HostKey ")]
+    assert host_keys == [f"/etc/ssh/ssh_host_{t}_key" for t in made]
+    unit = ctx.in_root("/etc/systemd/system/shipyard-ssh-keygen.service").read_text()
+    assert f"ConditionPathExists=!/etc/ssh/ssh_host_{made[0]}_key" in unit
+    assert "Before=ssh.service" in unit and "DefaultDependencies=no" in unit
+    wants = ctx.in_root("/etc/systemd/system/ssh.service.wants/shipyard-ssh-keygen.service")
+    assert wants.is_symlink()
+
+
+def test_the_host_key_script_makes_each_missing_key_once(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    install_boot_units(ctx)
+    script = ctx.in_root("/usr/lib/shipyard/ssh-host-keys").read_text()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "ssh_host_ecdsa_key").write_text("kept")
+    local = tmp_path / "host-keys.sh"
+    local.write_text(script.replace("/etc/ssh/", f"{keys}/"))
+    subprocess.run(["sh", str(local)], check=True, capture_output=True, timeout=60)
+    assert (keys / "ssh_host_ecdsa_key").read_text() == "kept"
+    made = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(keys / "ssh_host_ed25519_key.pub")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "(ED25519)" in made.stdout
+    assert not (keys / "ssh_host_rsa_key").exists()
+
+
 def test_network_dhcp_on_every_ethernet_and_resolved(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     for unit in ("systemd-networkd.service", "systemd-resolved.service"):
@@ -123,3 +177,11 @@ def test_grub_cfg_is_in_the_root_before_finalize_and_survives_it(tmp_path: Path)
     grub = ctx.in_root("/boot/grub/grub.cfg").read_text()
     assert f"root=UUID={ctx.layout.root_fs_uuid}" in grub
     assert sorted(p.name for p in keys.iterdir()) == ["sshd_config"]
+
+
+def test_units_a_cloud_instance_has_no_use_for_are_masked(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    install_boot_units(ctx)
+    for unit in ("modprobe@loop.service", "modprobe@dm_mod.service", "e2scrub_reap.service"):
+        link = ctx.in_root(f"/etc/systemd/system/{unit}")
+        assert link.is_symlink() and str(link.readlink()) == "/dev/null", unit

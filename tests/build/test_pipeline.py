@@ -13,6 +13,7 @@ from shipyard.disk.partition import read_partition_table
 from shipyard.disk.readback import (
     ext4_superblock,
     list_fat_dir,
+    list_root_dir,
     read_root_file,
     root_file_exists,
 )
@@ -138,3 +139,6 @@ def test_the_minimal_image_stays_small(minimal_build: Path) -> None:
         "MODULES=list\n"
     )
     assert "xen-blkfront" in read_root_file(image, offset, "/etc/initramfs-tools/modules")
+    # udev's hardware database is left out (about 20 MiB with its compiled form).
+    assert list_root_dir(image, offset, "/usr/lib/udev/hwdb.d") == []
+    assert list_root_dir(image, offset, "/usr/lib/udev/rules.d"), "udev's rules stay"

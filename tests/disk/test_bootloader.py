@@ -76,3 +76,23 @@ def test_menu_boots_the_root_by_uuid_on_the_serial_console() -> None:
     assert f"root=UUID={layout.root_fs_uuid}" in cfg
     assert "console=ttyS0" in cfg
     assert "linux /vmlinuz " in cfg and "initrd /initrd.img" in cfg
+
+
+def test_without_an_initramfs_the_kernel_finds_the_root_by_partition_id() -> None:
+    layout = plan_layout(1024**3, ("uefi", "bios"))
+    cfg = grub_cfg(layout, initramfs="never")
+    first = cfg.split("menuentry")[1]
+    assert f"root=PARTUUID={layout.root.uuid.lower()} rootfstype=ext4 rootwait" in first
+    assert "root=UUID=" not in first and "initrd" not in first
+    # The previous kernel stays the safe way back.
+    assert "initrd /initrd.img.old" in cfg.split("menuentry")[2]
+
+
+def test_the_cloud_menu_skips_the_initramfs_only_on_nitro() -> None:
+    layout = plan_layout(1024**3, ("uefi", "bios"))
+    first = grub_cfg(layout, initramfs="except-nitro").split("menuentry")[1]
+    nitro, _, other = first.partition("else")
+    assert "smbios --type 1 --get-string 4 --set manufacturer" in nitro
+    assert 'if [ "$manufacturer" = "Amazon EC2" ]; then' in nitro
+    assert "root=PARTUUID=" in nitro and "initrd" not in nitro
+    assert f"root=UUID={layout.root_fs_uuid}" in other and "initrd /initrd.img\n" in other

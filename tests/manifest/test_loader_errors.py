@@ -74,6 +74,17 @@ BAD: list[tuple[str, str, str]] = [
     ),
     ("null section", "system:\n", "m.yml:1: system: expected a mapping, got nothing (null)"),
     (
+        "unknown host key type",
+        "system:\n  ssh_host_keys: [ed25519, dsa]\n",
+        "m.yml:2: system.ssh_host_keys.1: 'dsa' is not a known value; "
+        "expected one of ed25519, ecdsa, rsa",
+    ),
+    (
+        "no host key type",
+        "system:\n  ssh_host_keys: []\n",
+        "m.yml:2: system.ssh_host_keys: name at least one key type (ed25519, ecdsa, rsa)",
+    ),
+    (
         "bad size",
         "volume:\n  size: two gigs\n",
         "m.yml:2: volume.size: 'two gigs' is not a size; use a number and a unit such as 2GiB",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,9 @@ from shipyard.vm import accel
 from shipyard.vm.console import CLOUD_INIT_FINISHED, agent_reports, final_report, wait_for
 from shipyard.vm.firmware import firmware_args
 from shipyard.vm.imds import ImdsServer
+from shipyard.vm.metadata import Instance
 from shipyard.vm.net import Network
-from shipyard.vm.qemu import boot, image_virtual_size, prepare_overlay
+from shipyard.vm.qemu import boot, image_virtual_size, prepare_overlay, qemu_argv
 
 MIB = 1024**2
 
@@ -108,3 +110,16 @@ def test_cloud_init_finishing_is_recognised_with_its_datasource() -> None:
     match = CLOUD_INIT_FINISHED.search(line)
     assert match is not None
     assert match.groups() == ("DataSourceEc2Local", "99.59")
+
+
+def test_the_root_volume_is_an_nvme_disk_with_a_volume_id_as_on_nitro(tmp_path: Path) -> None:
+    instance = Instance()
+    argv = qemu_argv(
+        accel="tcg", firmware="bios", workdir=tmp_path, overlay=tmp_path / "disk.qcow2",
+        console_log=tmp_path / "console.log",
+        network=Network(ssh_port=2222, imds_port=8080, mac=instance.mac),
+        instance=instance, memory=512, cpus=1,
+    )  # fmt: skip
+    device = argv[argv.index("-device", argv.index("-drive")) + 1]
+    assert re.fullmatch(r"nvme,drive=root,serial=vol[0-9a-f]{17}", device)
+    assert "if=none,id=root" in argv[argv.index("-drive") + 1]

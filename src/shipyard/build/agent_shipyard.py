@@ -22,10 +22,12 @@ CONFIG = "/etc/shipyard/agent.json"
 ANSIBLE_DIR = "/var/lib/shipyard/ansible"
 UNIT = "shipyard-agent.service"
 
+# After the root has grown: the boot no longer waits for it, and user data may need the
+# whole disk.
 UNIT_TEXT = f"""[Unit]
 Description=Shipyard first-boot agent: SSH keys, host name, bootstrap, user data
 Wants=network-online.target
-After=network-online.target systemd-networkd.service
+After=network-online.target systemd-networkd.service shipyard-growroot.service
 
 [Service]
 Type=oneshot

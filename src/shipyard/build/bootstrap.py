@@ -29,6 +29,15 @@ DOC_EXCLUDES = (
     "path-include=/usr/share/locale/locale.alias",
     "path-exclude=/usr/share/lintian/*",
 )
+# udev's hardware database sources, left out unless packages.hwdb is set: udev's own
+# postinst then compiles an empty database instead of a 13 MiB one. dpkg matches the
+# paths a package names, which are still under /lib for bookworm's udev.
+HWDB_EXCLUDES = ("path-exclude=/lib/udev/hwdb.d/*", "path-exclude=/usr/lib/udev/hwdb.d/*")
+
+
+def dpkg_excludes(m: Manifest) -> tuple[str, ...]:
+    """The files dpkg leaves out of every package it installs."""
+    return (*(() if m.packages.docs else DOC_EXCLUDES), *(() if m.packages.hwdb else HWDB_EXCLUDES))
 
 
 def base_inputs(m: Manifest) -> dict[str, object]:
@@ -41,6 +50,8 @@ def base_inputs(m: Manifest) -> dict[str, object]:
         "packages": list(package_set(m)),
         "exclude": sorted(m.packages.exclude),
         "docs": m.packages.docs,
+        "hwdb": m.packages.hwdb,
+        "dpkg_excludes": list(dpkg_excludes(m)),
         "hooks": [MERGED_USR_HOOKS, *initramfs_hooks(m)],
     }
 
@@ -88,7 +99,8 @@ CLOUD_DRIVERS = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_scsi", "sd_m
 def initramfs_hooks(m: Manifest) -> list[str]:
     """The customize hooks that configure and remake the initramfs, last of the bootstrap."""
     hooks = []
-    if m.system.initramfs == "cloud":
+    # Without one at boot ("none"), the small initramfs stays in the image as a fallback.
+    if m.system.initramfs in ("cloud", "none"):
         modules = "\\n".join(CLOUD_DRIVERS)
         hooks.append(
             '--customize-hook=if [ -d "$1"/etc/initramfs-tools ]; then '
@@ -121,8 +133,7 @@ def _mmdebstrap(ctx: BuildContext, target: Path) -> str:
         f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
         f"--customize-hook=sync-out /var/cache/apt/archives {downloaded}",
     ]
-    if not m.packages.docs:
-        argv += [f"--dpkgopt={rule}" for rule in DOC_EXCLUDES]
+    argv += [f"--dpkgopt={rule}" for rule in dpkg_excludes(m)]
     if m.packages.exclude:
         names = " ".join(m.packages.exclude)
         argv.append(

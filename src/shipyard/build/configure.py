@@ -9,8 +9,15 @@ from pathlib import Path
 from shipyard.build.chroot import run_in_root
 from shipyard.build.context import BuildContext
 from shipyard.build.packages import PLAIN_LOCALES, PLAIN_TIMEZONES, deb822_sources
-from shipyard.build.units import MASKED, UNITS, enable_unit, mask_unit
-from shipyard.disk.grub import grub_cfg
+from shipyard.build.units import (
+    MASKED,
+    UNITS,
+    enable_unit,
+    host_key_files,
+    mask_unit,
+    sshd_host_keys,
+)
+from shipyard.disk.grub import InitramfsUse, grub_cfg
 from shipyard.errors import BuildError
 
 
@@ -56,9 +63,11 @@ def configure_fstab(ctx: BuildContext) -> None:
         f"UUID={ctx.layout.root_fs_uuid}\t/\text4\tdefaults,discard,errors=remount-ro\t0\t1",
     ]
     if ctx.layout.find("esp") is not None:
+        # Mounted on first use: nothing reads the ESP at boot, and mounting it (vfat and
+        # its fsck) cost about a second of every boot under emulation.
         lines.append(
             f"UUID={ctx.layout.esp_fs_uuid}\t/boot/efi\tvfat\tumask=0077,nofail,"
-            "x-systemd.device-timeout=10s\t0\t2"
+            "x-systemd.automount,x-systemd.device-timeout=10s\t0\t2"
         )
         ctx.in_root("/boot/efi").mkdir(parents=True, exist_ok=True)
     write_file(ctx, "/etc/fstab", "\n".join(lines) + "\n")
@@ -129,18 +138,28 @@ def configure_ssh(ctx: BuildContext) -> None:
         ctx,
         "/etc/ssh/sshd_config.d/50-shipyard.conf",
         "PermitRootLogin no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "PubkeyAuthentication yes\nUseDNS no\n",
+        "PubkeyAuthentication yes\nUseDNS no\n" + sshd_host_keys(ctx.manifest.system.ssh_host_keys),
     )
 
 
 def configure_grub(ctx: BuildContext) -> None:
     """The boot menu both firmwares read from the root filesystem."""
-    write_file(ctx, "/boot/grub/grub.cfg", grub_cfg(ctx.layout))
+    write_file(ctx, "/boot/grub/grub.cfg", grub_cfg(ctx.layout, initramfs=initramfs_use(ctx)))
+
+
+def initramfs_use(ctx: BuildContext) -> InitramfsUse:
+    system = ctx.manifest.system
+    if system.initramfs == "none":
+        return "never"
+    # Only amd64's cloud kernel is known to have NVMe and ext4 built in.
+    if system.initramfs == "cloud" and system.architecture == "amd64":
+        return "except-nitro"
+    return "always"
 
 
 def install_boot_units(ctx: BuildContext) -> None:
     """Host keys before sshd; the root partition and filesystem grow into a larger disk."""
-    for unit in UNITS:
+    for unit in (*UNITS, *host_key_files(ctx.manifest.system.ssh_host_keys)):
         write_file(ctx, unit.path, unit.content, unit.mode)
         if unit.wanted_by:
             enable_unit(ctx.root, Path(unit.path).name, unit.wanted_by)

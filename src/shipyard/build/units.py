@@ -25,6 +25,10 @@ case "$source" in /dev/*) ;; *) exit 0 ;; esac
 part=$(basename "$(readlink -f "$source")")
 disk=$(basename "$(readlink -f "/sys/class/block/$part/..")")
 number=$(cat "/sys/class/block/$part/partition")
+# Nothing to do unless the disk has room past the partition's end (the image leaves less
+# than a MiB there for alignment and the backup GPT): most boots exit here, at once.
+end=$(( $(cat "/sys/class/block/$part/start") + $(cat "/sys/class/block/$part/size") ))
+[ $(( $(cat "/sys/class/block/$disk/size") - end )) -ge 8192 ] || exit 0
 # Move the backup GPT to the end of a grown disk, then let the partition take the rest.
 sfdisk --relocate gpt-bak-std "/dev/$disk" >/dev/null 2>&1 || true
 before=$(cat "/sys/class/block/$part/size")
@@ -38,35 +42,67 @@ fi
 resize2fs "/dev/$part" >/dev/null 2>&1 || true
 """
 
-UNITS: tuple[BootFile, ...] = (
-    # All three host keys before sshd starts. Making the RSA key after boot and reloading
-    # sshd saved about 12 s to SSH under emulation (where RSA takes ~15 s of CPU; on real
-    # hardware it takes a fraction of a second), but sshd refuses connections for the
-    # moment a reload takes, and a client that connects just then fails.
-    BootFile(
-        "/etc/systemd/system/shipyard-ssh-keygen.service",
-        """[Unit]
+HOST_KEYS_SCRIPT = """#!/bin/sh
+# This instance's own SSH host keys, made at first boot: none ship in the image.
+set -eu
+for type in {types}; do
+    key=/etc/ssh/ssh_host_${{type}}_key
+    [ -s "$key" ] || ssh-keygen -q -t "$type" -N "" -f "$key"
+done
+"""
+
+# Early, beside the rest of the early boot rather than after basic.target: it needs only
+# a writable root, and sshd waits for it.
+HOST_KEYS_UNIT = """[Unit]
 Description=Create this instance's SSH host keys
-Before=ssh.service
-ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+DefaultDependencies=no
+After=systemd-remount-fs.service
+Before=ssh.service shutdown.target
+Conflicts=shutdown.target
+ConditionPathExists=!/etc/ssh/ssh_host_{first}_key
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/usr/lib/shipyard/ssh-host-keys
 
 [Install]
 WantedBy=ssh.service
-""",
-        wanted_by="ssh.service",
-    ),
+"""
+
+
+def host_key_files(types: tuple[str, ...]) -> tuple[BootFile, ...]:
+    """The first-boot script and unit that make host keys of ``types`` before sshd starts.
+
+    sshd is told to use exactly these (``HostKey`` lines, see :func:`sshd_host_keys`), so
+    a type left out is not looked for.
+    """
+    return (
+        BootFile(
+            "/usr/lib/shipyard/ssh-host-keys", HOST_KEYS_SCRIPT.format(types=" ".join(types)), 0o755
+        ),
+        BootFile(
+            "/etc/systemd/system/shipyard-ssh-keygen.service",
+            HOST_KEYS_UNIT.format(first=types[0]),
+            wanted_by="ssh.service",
+        ),
+    )
+
+
+def sshd_host_keys(types: tuple[str, ...]) -> str:
+    return "".join(f"HostKey /etc/ssh/ssh_host_{t}_key\n" for t in types)
+
+
+UNITS: tuple[BootFile, ...] = (
     BootFile("/usr/lib/shipyard/growroot", GROWROOT_SCRIPT, 0o755),
+    # Ordered before nothing but shutdown: ext4 grows online while the system runs, so
+    # the boot need not wait for it (units that want the full size order after it).
     BootFile(
         "/etc/systemd/system/shipyard-growroot.service",
         """[Unit]
 Description=Grow the root partition and filesystem to fill the disk
 DefaultDependencies=no
 After=systemd-remount-fs.service
-Before=local-fs.target shutdown.target
+Before=shutdown.target
 Conflicts=shutdown.target
 
 [Service]
@@ -84,8 +120,17 @@ WantedBy=local-fs.target
 
 # Units a cloud instance has no use for, which would only compete for the CPU at boot:
 # e2scrub_reap cleans up after e2scrub on LVM (there is none), modprobe@drm loads
-# graphics drivers (there is no display).
-MASKED: tuple[str, ...] = ("e2scrub_reap.service", "modprobe@drm.service")
+# graphics drivers (there is no display). The other modprobe@ units load, at every boot,
+# modules the kernel loads by itself on first use of their device node (loop, fuse,
+# device mapper) or that only matter with EFI variables to spare (pstore).
+MASKED: tuple[str, ...] = (
+    "e2scrub_reap.service",
+    "modprobe@drm.service",
+    "modprobe@dm_mod.service",
+    "modprobe@efi_pstore.service",
+    "modprobe@fuse.service",
+    "modprobe@loop.service",
+)
 
 
 def mask_unit(root: Path, unit: str) -> None:

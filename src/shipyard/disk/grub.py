@@ -10,6 +10,7 @@ upgrade inside the instance needs no update-grub.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from shipyard.disk.layout import DiskLayout
 from shipyard.errors import DiskError
@@ -41,34 +42,65 @@ COMMON_MODULES = (
 
 # GRUB platform per firmware and architecture: (platform, extra modules).
 PLATFORMS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
-    ("bios", "amd64"): ("i386-pc", ("biosdisk",)),
-    ("uefi", "amd64"): ("x86_64-efi", ("efi_gop",)),
+    ("bios", "amd64"): ("i386-pc", ("biosdisk", "smbios")),
+    ("uefi", "amd64"): ("x86_64-efi", ("efi_gop", "smbios")),
     ("uefi", "arm64"): ("arm64-efi", ("efi_gop",)),
 }
 
 KERNEL_ARGS = "ro console=tty0 console=ttyS0,115200n8 consoleblank=0 net.ifnames=1 quiet"
 
 
-def grub_cfg(layout: DiskLayout) -> str:
-    """The boot menu read from the root filesystem by both firmwares."""
+# When the boot loader hands the kernel an initramfs: always; never (the kernel mounts
+# the root itself); or all but on EC2's Nitro instances.
+InitramfsUse = Literal["always", "except-nitro", "never"]
+
+# SMBIOS system manufacturer of Nitro instances (Xen instances say "Xen"), and of
+# Shipyard's local VMs, which present their root as Nitro does: an NVMe disk.
+NITRO_MANUFACTURER = "Amazon EC2"
+
+
+def grub_cfg(layout: DiskLayout, *, initramfs: InitramfsUse = "always") -> str:
+    """The boot menu read from the root filesystem by both firmwares.
+
+    Without an initramfs the kernel mounts the root itself, so it is named the way the
+    kernel understands (the partition's GPT id) and waited for, since NVMe probes in the
+    background. That works where the root disk's driver is built into the kernel: the
+    cloud kernel has NVMe, which every Nitro instance's EBS root is, but not Xen's or
+    virtio's block drivers; ``except-nitro`` asks SMBIOS which machine this is.
+    """
     root = layout.root_fs_uuid
-    return f"""\
-# Written by shipyard: boots the kernel the /vmlinuz symlink points at.
-set timeout=0
-serial --unit=0 --speed=115200
-terminal_input serial console
-terminal_output serial console
-menuentry 'Debian GNU/Linux' {{
-    search --no-floppy --fs-uuid --set=root {root}
-    linux /vmlinuz root=UUID={root} {KERNEL_ARGS}
-    initrd /initrd.img
-}}
-menuentry 'Debian GNU/Linux (previous kernel)' {{
-    search --no-floppy --fs-uuid --set=root {root}
-    linux /vmlinuz.old root=UUID={root} {KERNEL_ARGS}
-    initrd /initrd.img.old
-}}
-"""
+    with_initrd = f"    linux /vmlinuz root=UUID={root} {KERNEL_ARGS}\n    initrd /initrd.img\n"
+    direct = (
+        f"    linux /vmlinuz root=PARTUUID={layout.root.uuid.lower()} rootfstype=ext4 "
+        f"rootwait {KERNEL_ARGS}\n"
+    )
+    if initramfs == "always":
+        body = with_initrd
+    elif initramfs == "never":
+        body = direct
+    else:
+        body = (
+            "    smbios --type 1 --get-string 4 --set manufacturer\n"
+            f'    if [ "$manufacturer" = "{NITRO_MANUFACTURER}" ]; then\n'
+            + direct.replace("    ", "        ", 1)
+            + "    else\n"
+            + with_initrd.replace("    ", "        ")
+            + "    fi\n"
+        )
+    search = f"    search --no-floppy --fs-uuid --set=root {root}\n"
+    # The previous kernel always boots the safe way: it is what one falls back to.
+    previous = (
+        f"    linux /vmlinuz.old root=UUID={root} {KERNEL_ARGS}\n    initrd /initrd.img.old\n"
+    )
+    return (
+        "# Written by shipyard: boots the kernel the /vmlinuz symlink points at.\n"
+        "set timeout=0\n"
+        "serial --unit=0 --speed=115200\n"
+        "terminal_input serial console\n"
+        "terminal_output serial console\n"
+        f"menuentry 'Debian GNU/Linux' {{\n{search}{body}}}\n"
+        f"menuentry 'Debian GNU/Linux (previous kernel)' {{\n{search}{previous}}}\n"
+    )
 
 
 def early_cfg(layout: DiskLayout) -> str:

@@ -71,11 +71,19 @@ class System(Model):
     user: str = "admin"
     timezone: str = "UTC"
     locale: str = "C.UTF-8"
-    initramfs: Literal["cloud", "most"] = Field(
+    initramfs: Literal["cloud", "most", "none"] = Field(
         default="cloud",
-        description="cloud: only the disk drivers of EC2 and qemu (virtio, Xen; NVMe is "
-        "built in), a smaller initramfs and a faster boot; most: initramfs-tools' default, "
-        "for other hardware",
+        description="cloud: a small initramfs with only the disk drivers of EC2 and qemu "
+        "(virtio, Xen), which GRUB skips on Nitro instances and Shipyard's local VMs, whose "
+        "NVMe root the amd64 cloud kernel mounts by itself; most: initramfs-tools' default, "
+        "for other hardware, always used; none: never used, the fastest boot, but only "
+        "where the root is on NVMe: not on Xen instances or virtio disks",
+    )
+    ssh_host_keys: tuple[Literal["ed25519", "ecdsa", "rsa"], ...] = Field(
+        default=("ed25519", "ecdsa"),
+        description="the SSH host key types each instance makes at first boot. RSA is "
+        "left out by default: every SSH client of the last ten years speaks ed25519 or "
+        "ECDSA, and an RSA key costs seconds of boot on a small or emulated CPU",
     )
 
     @field_validator("release")
@@ -84,6 +92,13 @@ class System(Model):
         if value not in RELEASES:
             raise ValueError(f"unknown release {value!r}; expected one of {', '.join(RELEASES)}")
         return value
+
+    @field_validator("ssh_host_keys")
+    @classmethod
+    def _some_host_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one key type (ed25519, ecdsa, rsa): sshd needs one")
+        return tuple(dict.fromkeys(value))
 
     @field_validator("hostname")
     @classmethod
@@ -117,6 +132,12 @@ class Packages(Model):
     components: tuple[str, ...] = ("main",)
     # Documentation, man pages and translations; dropped by default as cloud images do.
     docs: bool = False
+    hwdb: bool = Field(
+        default=False,
+        description="udev's hardware database (about 20 MiB): names and quirks of USB, "
+        "PCI, input and sensor devices, which cloud instances do not have. Left out by "
+        "default; network interface names do not depend on it",
+    )
 
     @field_validator("mirror", "security_mirror")
     @classmethod

@@ -8,6 +8,7 @@ removes what was created, unless asked to keep it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from shipyard.cleanup import Cleanup, cleanup_scope
 from shipyard.errors import VMError
@@ -43,6 +44,10 @@ KVM_STALL_SECONDS = 15.0
 # A console line from the booted system, not the firmware or the boot loader: the
 # kernel's timestamped lines, the agent's reports, a login prompt, cloud-init.
 OS_PROGRESS = re.compile(r"\[\s*\d+\.\d+\]|shipyard-agent: |login: |Cloud-init v\.")
+
+
+# What the guest sees: an EC2 Nitro instance, or a generic qemu machine.
+Machine = Literal["nitro", "generic"]
 
 
 @dataclass
@@ -184,10 +189,18 @@ def qemu_argv(
     instance: Instance,
     memory: int,
     cpus: int,
+    machine: Machine = "nitro",
 ) -> list[str]:
     # EC2's SMBIOS identity, so identification code sees AWS: cloud-init wants a system
     # UUID starting with "ec2" that equals the system serial number, as on Nitro instances.
     system_uuid = "ec2" + str(uuid.uuid4())[3:]
+    if machine == "nitro":
+        # The root volume on NVMe, as EBS is on Nitro instances, with a volume id for serial.
+        manufacturer = "Amazon EC2"
+        disk = ["-device", f"nvme,drive=root,serial={_volume_id(instance)}"]
+    else:
+        manufacturer = "QEMU"
+        disk = ["-device", "virtio-blk-pci,drive=root"]
     return [
         accel_mod.QEMU,
         "-name", instance.instance_id,
@@ -199,9 +212,10 @@ def qemu_argv(
         "-display", "none",
         *firmware_args(firmware, workdir),
         "-smbios",
-        f"type=1,manufacturer=Amazon EC2,product={instance.instance_type},"
+        f"type=1,manufacturer={manufacturer},product={instance.instance_type},"
         f"uuid={system_uuid},serial={system_uuid}",
-        "-drive", f"file={overlay},if=virtio,format=qcow2,discard=unmap,cache=unsafe",
+        "-drive", f"file={overlay},if=none,id=root,format=qcow2,discard=unmap,cache=unsafe",
+        *disk,
         *network.args(),
         "-device", "virtio-rng-pci",
         "-serial", f"file:{console_log}",
@@ -226,12 +240,15 @@ def boot(
     imds_settings: ImdsBehaviour | None = None,
     keep: bool = False,
     forwards: tuple[tuple[int, int], ...] = (),
+    machine: Machine = "nitro",
 ) -> Iterator[VM]:
     """Boot ``image`` (raw or qcow2); yields the running :class:`VM`.
 
     ``workdir`` holds the overlay, console log and firmware variables; passing the same
     one (and ``instance``) again boots the same disk again, as a reboot would. Without
-    one, a temporary directory is used and removed afterwards.
+    one, a temporary directory is used and removed afterwards. ``machine`` is what the
+    guest sees: a Nitro instance (NVMe root, EC2's SMBIOS) or a generic qemu machine
+    (virtio root).
     """
     if not image.is_file():
         raise VMError(f"{image}: no such disk image")
@@ -260,10 +277,10 @@ def boot(
         argv = qemu_argv(
             accel=chosen, firmware=firmware, workdir=workdir, overlay=overlay,
             console_log=console_log, network=network, instance=instance,
-            memory=memory, cpus=cpus,
+            memory=memory, cpus=cpus, machine=machine,
         )  # fmt: skip
         process = _start(argv, workdir, cleanup)
-        machine = VM(
+        guest = VM(
             process=process,
             workdir=workdir,
             overlay=overlay,
@@ -276,12 +293,12 @@ def boot(
             started=time.monotonic(),
             accel_note=_accel_note(chosen, asked=bool(accel or os.environ.get("SHIPYARD_ACCEL"))),
         )
-        if chosen == "kvm" and (trouble := _kvm_trouble(machine)) is not None:
+        if chosen == "kvm" and (trouble := _kvm_trouble(guest)) is not None:
             # The guest cannot run under KVM here: say why once, remember it for this
             # host, and boot the same disk again under TCG.
             log.warning("the guest did not run under KVM (%s); booting again under TCG", trouble)
             accel_mod.mark_unusable(trouble)
-            machine.kill()
+            guest.kill()
             if new_overlay:
                 overlay.unlink(missing_ok=True)
                 prepare_overlay(image, overlay, disk_size)
@@ -289,18 +306,18 @@ def boot(
             argv = qemu_argv(
                 accel="tcg", firmware=firmware, workdir=workdir, overlay=overlay,
                 console_log=console_log, network=network, instance=instance,
-                memory=memory, cpus=cpus,
+                memory=memory, cpus=cpus, machine=machine,
             )  # fmt: skip
-            machine.process = _start(argv, workdir, cleanup)
-            machine.accelerator = "tcg"
-            machine.started = time.monotonic()
-            machine.accel_note = (
+            guest.process = _start(argv, workdir, cleanup)
+            guest.accelerator = "tcg"
+            guest.started = time.monotonic()
+            guest.accel_note = (
                 f"TCG (software emulation: the guest did not run under KVM: {trouble})"
             )
         try:
-            yield machine
+            yield guest
         finally:
-            machine.stop()
+            guest.stop()
 
 
 def _start(argv: list[str], workdir: Path, cleanup: Cleanup) -> subprocess.Popen[bytes]:
@@ -353,10 +370,13 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def _volume_id(instance: Instance) -> str:
+    """An EBS-like volume id as EC2's NVMe controllers give it: ``vol`` and 17 hex digits."""
+    return "vol" + hashlib.sha256(instance.instance_id.encode()).hexdigest()[:17]
+
+
 def _image_id(image: Path) -> str:
     # Stable per image: the same build boots with the same AMI id, as on EC2.
-    import hashlib
-
     digest = hashlib.sha256(str(image.resolve()).encode()).hexdigest()
     return "ami-" + digest[:17]
 
