@@ -1,18 +1,28 @@
-"""Boot benchmark: Shipyard's agent against cloud-init on otherwise identical images.
+"""Boot benchmark: Shipyard's agent against cloud-init, and any raw image to a marker.
 
-Each image boots RUNS times under qemu with the metadata emulator. For every boot it
-measures the seconds from qemu's start to SSH accepting the key pair, and the agent's own
-time: for Shipyard's agent, from its first to its last console report; for cloud-init,
-the total it reports itself (``cloud-init analyze show``).
+Agent mode: each image boots RUNS times under qemu with the metadata emulator. For every
+boot it measures the seconds from qemu's start to SSH accepting the key pair, and the
+agent's own time: for Shipyard's agent, from its first to its last console report; for
+cloud-init, the total it reports itself (``cloud-init analyze show``).
 
     .venv/bin/python bench/boot.py [--runs 3] [--shipyard BUILD] [--cloud-init BUILD]
                                    [--only shipyard|cloud-init] [--analyze]
 
 ``--analyze`` prints ``systemd-analyze`` (the split between firmware, loader, kernel,
 initramfs and userspace), ``blame`` and ``critical-chain`` from inside each booted guest.
-
 Without build directories, both images are built first (examples/minimal.yml and the
 same manifest with ``agent: cloud-init``).
+
+Marker mode: any raw image that prints a marker line on its serial console once it is up
+(``bench/reference/`` has the unit, and the reference image for Shipyard and its peers):
+
+    .venv/bin/python bench/boot.py --marker [--image NAME=DISK ...] [--firmware uefi,bios]
+
+Without ``--image``, bench/reference/shipyard.yml is built and booted. Images boot in
+turn, each firmware RUNS times, so peers share the machine's noise; the table gives
+medians from qemu's start to the first console byte (firmware or loader), the kernel's
+first line
+(where the image prints one), systemd's first line and the marker.
 """
 
 from __future__ import annotations
@@ -34,6 +44,15 @@ REPO = Path(__file__).resolve().parent.parent
 MANIFESTS = {
     "shipyard": REPO / "examples" / "minimal.yml",
     "cloud-init": REPO / "tests" / "e2e" / "manifests" / "cloud-init.yml",
+}
+REFERENCE = REPO / "bench" / "reference" / "shipyard.yml"
+MARKER = "SHIPYARD-BENCH-MARKER"
+# Console milestones, in boot order; each is timed when its first match shows up.
+MILESTONES = {
+    "console": re.compile(r"\S"),
+    "kernel": re.compile(r"Linux version |\[\s*0\.0+\]"),
+    "systemd": re.compile(r"systemd\[1\]|Welcome to Debian|systemd 2\d\d running"),
+    "marker": re.compile(MARKER),
 }
 SSH_OPTIONS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -95,6 +114,47 @@ def measure(image: Path, agent: str, key: Path, analyze: bool) -> tuple[float, f
     return to_ssh, own, to_ready
 
 
+def milestones(vm: VM) -> dict[str, float]:
+    """Seconds from qemu's start to each console milestone, up to the marker."""
+    seen: dict[str, float] = {}
+    deadline = vm.started + TIMEOUT
+    while "marker" not in seen:
+        if time.monotonic() > deadline or (trouble := vm.trouble()) is not None:
+            raise RuntimeError(f"no marker on the console: {trouble or 'timed out'}")
+        text = vm.console_text()
+        now = time.monotonic() - vm.started
+        for name, pattern in MILESTONES.items():
+            if name not in seen and pattern.search(text):
+                seen[name] = now
+        time.sleep(0.05)
+    return seen
+
+
+def marker_bench(images: dict[str, Path], firmwares: list[str], runs: int) -> None:
+    times: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for run in range(1, runs + 1):
+        for firmware in firmwares:
+            for name, image in images.items():
+                with boot(image, firmware=firmware, instance=Instance()) as vm:
+                    seen = milestones(vm)
+                times.setdefault((name, firmware), []).append(seen)
+                shown = ", ".join(f"{k} {v:5.1f}" for k, v in seen.items())
+                print(f"{name:<12} {firmware:<4} run {run}: {shown} ({vm.accelerator})",
+                      file=sys.stderr)  # fmt: skip
+    names = ["console", "kernel", "systemd", "marker"]
+    print(f"{'image':<12} | {'boot':<4} | {'runs':>4} | "
+          + " | ".join(f"{n + ' s':>10}" for n in names) + f" | {'min s':>6}")  # fmt: skip
+    print("-" * 13 + "+------+------+" + "+".join("-" * 12 for _ in names) + "+--------")
+    for (name, firmware), boots in times.items():
+        cells = []
+        for milestone in names:
+            values = [b[milestone] for b in boots if milestone in b]
+            cells.append(f"{statistics.median(values):>10.1f}" if values else f"{'-':>10}")
+        fastest = min(b["marker"] for b in boots)
+        print(f"{name:<12} | {firmware:<4} | {len(boots):>4} | " + " | ".join(cells)
+              + f" | {fastest:>6.1f}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -104,7 +164,26 @@ def main() -> int:
     parser.add_argument(
         "--analyze", action="store_true", help="print systemd-analyze's breakdown of each boot"
     )
+    parser.add_argument(
+        "--marker", action="store_true", help=f"boot raw images to the {MARKER} console line"
+    )
+    parser.add_argument(
+        "--image", action="append", default=[], metavar="NAME=DISK", help="(marker mode)"
+    )
+    parser.add_argument("--firmware", default="uefi,bios", help="(marker mode) uefi,bios")
     args = parser.parse_args()
+    if args.marker or args.image:
+        images: dict[str, Path] = {}
+        for given in args.image:
+            name, _, disk = given.partition("=")
+            if not disk:
+                parser.error(f"--image {given}: expected NAME=DISK")
+            images[name] = Path(disk)
+        with tempfile.TemporaryDirectory(prefix="bench-boot-") as tmp:
+            if not images:
+                images["shipyard"] = build(REFERENCE, Path(tmp)) / "disk.raw"
+            marker_bench(images, args.firmware.split(","), args.runs)
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-boot-") as tmp:
         work = Path(tmp)
         key = work / "id_ed25519"
