@@ -22,7 +22,10 @@ Without ``--image``, bench/reference/shipyard.yml is built and booted. Images bo
 turn, each firmware RUNS times, so peers share the machine's noise; the table gives
 medians from qemu's start to the first console byte (firmware or loader), the kernel's
 first line
-(where the image prints one), systemd's first line and the marker.
+(where the image prints one), systemd's first line, Shipyard's agent's closing report
+(images with the agent, given a user-data script) and the marker. The agent's unit is
+part of multi-user.target, so the marker comes after its report: compare an image's
+marker with and without the agent (bench/reference/shipyard-agent.yml).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from shipyard.vm.console import AGENT_FINAL
 from shipyard.vm.metadata import Instance
 from shipyard.vm.qemu import VM, boot
 
@@ -46,12 +50,15 @@ MANIFESTS = {
     "cloud-init": REPO / "tests" / "e2e" / "manifests" / "cloud-init.yml",
 }
 REFERENCE = REPO / "bench" / "reference" / "shipyard.yml"
+# What an image with an agent gets to run at first boot (others ignore it).
+USER_DATA = b"#!/bin/sh\necho user data ran > /run/bench-user-data\n"
 MARKER = "SHIPYARD-BENCH-MARKER"
 # Console milestones, in boot order; each is timed when its first match shows up.
 MILESTONES = {
     "console": re.compile(r"\S"),
     "kernel": re.compile(r"Linux version |\[\s*0\.0+\]"),
     "systemd": re.compile(r"systemd\[1\]|Welcome to Debian|systemd 2\d\d running"),
+    "ready": AGENT_FINAL,  # images with Shipyard's agent: its closing report
     "marker": re.compile(MARKER),
 }
 SSH_OPTIONS = [
@@ -135,13 +142,13 @@ def marker_bench(images: dict[str, Path], firmwares: list[str], runs: int) -> No
     for run in range(1, runs + 1):
         for firmware in firmwares:
             for name, image in images.items():
-                with boot(image, firmware=firmware, instance=Instance()) as vm:
+                with boot(image, firmware=firmware, instance=Instance(user_data=USER_DATA)) as vm:
                     seen = milestones(vm)
                 times.setdefault((name, firmware), []).append(seen)
                 shown = ", ".join(f"{k} {v:5.1f}" for k, v in seen.items())
                 print(f"{name:<12} {firmware:<4} run {run}: {shown} ({vm.accelerator})",
                       file=sys.stderr)  # fmt: skip
-    names = ["console", "kernel", "systemd", "marker"]
+    names = ["console", "kernel", "systemd", "ready", "marker"]
     print(f"{'image':<12} | {'boot':<4} | {'runs':>4} | "
           + " | ".join(f"{n + ' s':>10}" for n in names) + f" | {'min s':>6}")  # fmt: skip
     print("-" * 13 + "+------+------+" + "+".join("-" * 12 for _ in names) + "+--------")
