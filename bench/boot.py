@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from shipyard.cleanup import signals_as_interrupts
+from shipyard.errors import Interrupted
 from shipyard.vm.console import AGENT_FINAL
 from shipyard.vm.metadata import Instance
 from shipyard.vm.qemu import VM, boot
@@ -230,4 +232,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # SIGTERM as an interrupt, so a stopped bench powers its VM down and removes it.
+    try:
+        with signals_as_interrupts():
+            sys.exit(main())
+    except (Interrupted, KeyboardInterrupt) as stopped:
+        sys.exit(f"bench/boot.py: {stopped or 'interrupted'}")
