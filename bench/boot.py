@@ -18,6 +18,9 @@ Marker mode: any raw image that prints a marker line on its serial console once 
 
     .venv/bin/python bench/boot.py --marker [--image NAME=DISK ...] [--firmware uefi,bios]
 
+The peers' reference images are built from bench/peers/ (vmdb2 and debos; each file
+says how), and booted here as ``--image vmdb2=peer.img``, on the same machine as ours.
+
 Without ``--image``, bench/reference/shipyard.yml is built and booted. Images boot in
 turn, each firmware RUNS times, so peers share the machine's noise; the table gives
 medians from qemu's start to the first console byte (firmware or loader), the kernel's
