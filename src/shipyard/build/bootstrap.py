@@ -49,8 +49,7 @@ def base_inputs(m: Manifest) -> dict[str, object]:
         "sources": apt_sources(m),
         "packages": list(package_set(m)),
         "exclude": sorted(m.packages.exclude),
-        "docs": m.packages.docs,
-        "hwdb": m.packages.hwdb,
+        # packages.docs and packages.hwdb, as the files they leave out.
         "dpkg_excludes": list(dpkg_excludes(m)),
         "hooks": [MERGED_USR_HOOKS, *initramfs_hooks(m)],
     }

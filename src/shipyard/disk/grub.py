@@ -69,38 +69,46 @@ def grub_cfg(layout: DiskLayout, *, initramfs: InitramfsUse = "always") -> str:
     virtio's block drivers; ``except-nitro`` asks SMBIOS which machine this is.
     """
     root = layout.root_fs_uuid
-    with_initrd = f"    linux /vmlinuz root=UUID={root} {KERNEL_ARGS}\n    initrd /initrd.img\n"
-    direct = (
-        f"    linux /vmlinuz root=PARTUUID={layout.root.uuid.lower()} rootfstype=ext4 "
-        f"rootwait {KERNEL_ARGS}\n"
-    )
+    direct = [
+        f"linux /vmlinuz root=PARTUUID={layout.root.uuid.lower()} rootfstype=ext4 rootwait "
+        f"{KERNEL_ARGS}"
+    ]
     if initramfs == "always":
-        body = with_initrd
+        body = _through_initramfs(root)
     elif initramfs == "never":
         body = direct
     else:
-        body = (
-            "    smbios --type 1 --get-string 4 --set manufacturer\n"
-            f'    if [ "$manufacturer" = "{NITRO_MANUFACTURER}" ]; then\n'
-            + direct.replace("    ", "        ", 1)
-            + "    else\n"
-            + with_initrd.replace("    ", "        ")
-            + "    fi\n"
-        )
-    search = f"    search --no-floppy --fs-uuid --set=root {root}\n"
+        body = [
+            "smbios --type 1 --get-string 4 --set manufacturer",
+            f'if [ "$manufacturer" = "{NITRO_MANUFACTURER}" ]; then',
+            *_indented(direct),
+            "else",
+            *_indented(_through_initramfs(root)),
+            "fi",
+        ]
     # The previous kernel always boots the safe way: it is what one falls back to.
-    previous = (
-        f"    linux /vmlinuz.old root=UUID={root} {KERNEL_ARGS}\n    initrd /initrd.img.old\n"
-    )
     return (
         "# Written by shipyard: boots the kernel the /vmlinuz symlink points at.\n"
         "set timeout=0\n"
         "serial --unit=0 --speed=115200\n"
         "terminal_input serial console\n"
         "terminal_output serial console\n"
-        f"menuentry 'Debian GNU/Linux' {{\n{search}{body}}}\n"
-        f"menuentry 'Debian GNU/Linux (previous kernel)' {{\n{search}{previous}}}\n"
+        + _menuentry("Debian GNU/Linux", root, body)
+        + _menuentry("Debian GNU/Linux (previous kernel)", root, _through_initramfs(root, ".old"))
     )
+
+
+def _through_initramfs(root: str, suffix: str = "") -> list[str]:
+    return [f"linux /vmlinuz{suffix} root=UUID={root} {KERNEL_ARGS}", f"initrd /initrd.img{suffix}"]
+
+
+def _indented(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
+
+
+def _menuentry(title: str, root: str, body: list[str]) -> str:
+    lines = [f"search --no-floppy --fs-uuid --set=root {root}", *body]
+    return f"menuentry '{title}' {{\n" + "".join(f"    {line}\n" for line in lines) + "}\n"
 
 
 def early_cfg(layout: DiskLayout) -> str:
