@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,10 @@ def test_a_disk_without_gpt_is_one_sentence(tmp_path: Path) -> None:
     plain.write_bytes(b"\0" * 1024 * 1024)
     with pytest.raises(DiskError, match=r"plain\.raw"):
         locate(plain, 5000)
+
+
+def test_disks_of_the_same_files_made_seconds_apart_are_the_same(tmp_path: Path) -> None:
+    a = make_disk(tmp_path / "a.raw", FILES)
+    time.sleep(1.1)
+    b = make_disk(tmp_path / "b.raw", FILES)
+    assert locate_difference(a, b) is None

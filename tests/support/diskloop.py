@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from shipyard.build.reproducible import fix_inode_times
+
 ESP_START, ESP_SECTORS = 2048, 69632  # FAT32 needs about 33 MiB at one sector a cluster
 ROOT_START, ROOT_SECTORS = 71680, 100000
 FIXED = "11111111-2222-3333-4444-55555555555"
@@ -44,6 +46,9 @@ def make_disk(
          f"{ROOT_SECTORS // 2}k"],
         check=True, env=env,
     )  # fmt: skip
+    # mkfs.ext4 copies each file's change time from the host, where it is the moment the
+    # tree was written; the builder's own fix makes two disks of one tree the same.
+    fix_inode_times(path, ROOT_START * 512, tree, 1700000000, path.with_suffix(".log"))
     subprocess.run(
         ["mkfs.fat", "-F", "32", "-S", "512", "-s", "1", "-i", "12345678",
          f"--offset={ESP_START}", str(path), str(ESP_SECTORS // 2)],
