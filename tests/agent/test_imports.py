@@ -54,3 +54,27 @@ def test_the_agent_runs_as_a_module_outside_the_project(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "first-boot agent" in result.stdout
+
+
+def test_a_first_boot_with_nothing_to_run_imports_nothing_heavy(tmp_path: Path) -> None:
+    """Each module is paid for at every first boot, ten to twenty times over under
+    emulation: HTTP comes from the agent's own reader, not http.client (email, ssl), and
+    typing, tempfile and subprocess stay out until something needs them."""
+    import shutil
+    import subprocess
+
+    target = tmp_path / "shipyard" / "agent"
+    shutil.copytree(AGENT_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "shipyard" / "__init__.py").write_text("")
+    probe = "import sys, shipyard.agent.main; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        ["python3", "-S", "-c", probe],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(result.stdout.split())
+    heavy = {"http.client", "email", "ssl", "typing", "tempfile", "subprocess", "shutil"}
+    assert not heavy & loaded, f"the agent's boot imports {sorted(heavy & loaded)}"

@@ -108,10 +108,46 @@ def test_instances_make_host_keys_of_the_manifest_types_and_sshd_uses_only_those
     host_keys = [line.split()[1] for line in sshd.splitlines() if line.startswith("HostKey ")]
     assert host_keys == [f"/etc/ssh/ssh_host_{t}_key" for t in made]
     unit = ctx.in_root("/etc/systemd/system/shipyard-ssh-keygen.service").read_text()
-    assert f"ConditionPathExists=!/etc/ssh/ssh_host_{made[0]}_key" in unit
+    assert [line for line in unit.splitlines() if line.startswith("Condition")] == [
+        f"ConditionPathExists=|!/etc/ssh/ssh_host_{t}_key" for t in made
+    ]
     assert "Before=ssh.service" in unit and "DefaultDependencies=no" in unit
     wants = ctx.in_root("/etc/systemd/system/ssh.service.wants/shipyard-ssh-keygen.service")
     assert wants.is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("present", "runs"),
+    [([], True), (["ed25519"], True), (["ecdsa"], True), (["ed25519", "ecdsa"], False)],
+)
+def test_the_keygen_unit_runs_while_any_key_is_missing(
+    tmp_path: Path, present: list[str], runs: bool
+) -> None:
+    """Evaluated by systemd itself: an image whose first key exists but whose second
+    does not (a key removed, a type added) still gets the missing one."""
+    ctx = _ctx(tmp_path)
+    install_boot_units(ctx)
+    unit = ctx.in_root("/etc/systemd/system/shipyard-ssh-keygen.service").read_text()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for key_type in present:
+        (keys / f"ssh_host_{key_type}_key").write_text("key")
+    conditions = [
+        line.replace("/etc/ssh/", f"{keys}/")
+        for line in unit.splitlines()
+        if line.startswith("Condition")
+    ]
+    result = subprocess.run(
+        ["systemd-analyze", "condition", *conditions], capture_output=True, timeout=30
+    )
+    assert (result.returncode == 0) is runs, result.stderr
+
+
+def test_sshd_starts_without_testing_its_configuration_twice(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path)
+    install_boot_units(ctx)
+    dropin = ctx.in_root("/etc/systemd/system/ssh.service.d/50-shipyard.conf").read_text()
+    assert dropin.splitlines() == ["[Service]", "ExecStartPre="]
 
 
 def test_the_host_key_script_makes_each_missing_key_once(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ agent stops and says so.
 
 from __future__ import annotations
 
-import http.client
-import socket
 import time
+
+from .imds_http import Connection
 
 TOKEN_PATH = "/latest/api/token"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
@@ -44,7 +44,7 @@ class ImdsClient:
         self.read_timeout = read_timeout
         self.ttl = ttl
         self._token: str | None = None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Connection | None = None
         self.retries = 0
 
     def close(self) -> None:
@@ -57,7 +57,10 @@ class ImdsClient:
             status, body = self._request("PUT", TOKEN_PATH, {TTL_HEADER: str(self.ttl)})
             if status != 200:
                 raise ImdsError(f"the metadata service refused a session token (HTTP {status})")
-            self._token = body.decode().strip()
+            token = body.decode("ascii", errors="replace").strip()
+            if not token or not token.isprintable() or " " in token or "\ufffd" in token:
+                raise ImdsError("the metadata service gave a session token that cannot be sent")
+            self._token = token
         return self._token
 
     def get(self, path: str) -> bytes | None:
@@ -86,6 +89,10 @@ class ImdsClient:
         delay = 0.05
         last = "no answer"
         while True:
+            # A service that answers busy is given up to a second between tries; one
+            # that cannot be reached (a link still coming up) is tried four times a
+            # second, which costs nothing and finds it soon after it appears.
+            cap = 1.0
             try:
                 status, body = self._once(method, path, headers)
                 if status == 403:
@@ -95,31 +102,25 @@ class ImdsClient:
                 if status < 500 and status != 429:
                     return status, body
                 last = f"HTTP {status}"
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 self.close()
                 last = type(exc).__name__ if not str(exc) else str(exc)
+                cap = 0.25
             left = self.deadline - time.monotonic()
-            if left <= 0:
+            if left > 0:
+                self.retries += 1
+                time.sleep(min(delay, cap, left))
+                delay = min(delay * 2, 1.0)
+            if self.deadline - time.monotonic() <= 0:
                 raise ImdsError(f"the metadata service did not answer in time ({last})")
-            self.retries += 1
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 1.0)
 
     def _once(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("deadline passed")
         if self._conn is None:
-            self._conn = http.client.HTTPConnection(
-                self.host, self.port, timeout=min(self.connect_timeout, left)
-            )
-            self._conn.connect()
-        sock = self._conn.sock
-        if isinstance(sock, socket.socket):
-            sock.settimeout(min(self.read_timeout, left))
-        self._conn.request(method, path, headers=headers)
-        response = self._conn.getresponse()
-        body = response.read()
-        if response.will_close:
+            self._conn = Connection(self.host, self.port, min(self.connect_timeout, left))
+        status, body = self._conn.request(method, path, headers, min(self.read_timeout, left))
+        if not self._conn.reusable:
             self.close()
-        return response.status, body
+        return status, body

@@ -11,16 +11,20 @@ import json
 import os
 import pwd
 import socket
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from . import ansible, userdata
 from . import keys as keys_mod
+from . import userdata
 from .files import write_atomic
 from .imds import ImdsClient, ImdsError, ImdsForbidden
 from .report import Reporter
+
+# typing is left unimported at run time: under emulation each module the agent imports
+# delays its first report, and annotations are never evaluated here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG = "/etc/shipyard/agent.json"
 STATE = "/var/lib/shipyard-agent"
@@ -181,6 +185,8 @@ def run_bootstrap(
     for index, step in enumerate(steps):
         argv: list[str]
         if "ansible" in step:
+            from . import ansible  # only images with playbooks pay for importing it
+
             variables = ansible.instance_variables(client)
             code, problem = ansible.run_playbook(
                 step["ansible"],
@@ -205,6 +211,8 @@ def run_bootstrap(
             argv = (
                 [str(script)] if script.read_bytes().startswith(b"#!") else ["/bin/sh", str(script)]
             )
+        import subprocess  # only instances with steps to run pay for importing it
+
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             code = subprocess.run(

@@ -10,7 +10,10 @@ import json
 import os
 import sys
 import time
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing is not imported at boot: see main.py
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 PREFIX = "shipyard-agent: "
 

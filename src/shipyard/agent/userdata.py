@@ -6,12 +6,14 @@ import gzip
 import io
 import json
 import os
-import subprocess
 import zlib
 from pathlib import Path
-from typing import Any
 
 from .files import write_atomic
+
+TYPE_CHECKING = False  # typing is not imported at boot: see main.py
+if TYPE_CHECKING:
+    from typing import Any
 
 LIMIT = 16 * 1024  # EC2's limit on user data, before unpacking
 UNPACKED_LIMIT = 16 * 1024 * 1024  # a gzip bomb stops here
@@ -91,6 +93,8 @@ def run_script(data: bytes, directory: Path, timeout: float) -> int:
     os.chmod(directory, 0o700)
     script = directory / "user-data"
     write_atomic(script, data, 0o700)
+    import subprocess  # only user data scripts pay for importing it
+
     log = directory / "user-data.log"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:

@@ -23,7 +23,7 @@ ANSIBLE_DIR = "/var/lib/shipyard/ansible"
 UNIT = "shipyard-agent.service"
 
 # After the root has grown: the boot no longer waits for it, and user data may need the
-# whole disk.
+# whole disk. -S skips site-packages, which the stdlib-only agent never uses.
 UNIT_TEXT = f"""[Unit]
 Description=Shipyard first-boot agent: SSH keys, host name, bootstrap, user data
 Wants=network-online.target
@@ -33,7 +33,7 @@ After=network-online.target systemd-networkd.service shipyard-growroot.service
 Type=oneshot
 RemainAfterExit=yes
 Environment=PYTHONPATH={LIB}
-ExecStart=/usr/bin/python3 -m shipyard.agent
+ExecStart=/usr/bin/python3 -S -m shipyard.agent
 StandardOutput=journal
 TimeoutStartSec=2h
 
