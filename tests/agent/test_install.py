@@ -127,3 +127,12 @@ def test_a_first_boot_playbook_is_copied_into_the_image_with_ansible_core(
     assert (copied / "vars-0-prod.yml").read_text() == "level: prod\n"
     # Root's eyes only: vars may hold secrets.
     assert (copied / "vars-0-prod.yml").stat().st_mode & 0o077 == 0
+
+
+def test_the_network_counts_as_online_only_when_every_link_is() -> None:
+    """With two links (the local VM's metadata link and NAT link, or EC2's ENIs), online
+    through one of them is not enough: the first metadata request could leave through a
+    link the metadata service is not on."""
+    lines = agent_shipyard.WAIT_ONLINE_DROPIN.splitlines()
+    command = [line for line in lines if line.startswith("ExecStart=/")]
+    assert command == ["ExecStart=/lib/systemd/systemd-networkd-wait-online --timeout=30"]

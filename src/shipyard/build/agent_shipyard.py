@@ -41,11 +41,15 @@ TimeoutStartSec=2h
 WantedBy=multi-user.target
 """
 
-# Wait for one configured link, not all of them: the agent needs a route to the
-# metadata service, and an instance may have interfaces that never get an address.
+# Every configured link, not any one of them, and for at most 30 s: the first metadata
+# request must go out on the link the metadata service is on. With --any, a guest of the
+# local VM could be online through its NAT link before its metadata link had an address,
+# and its request for 169.254.169.254 then went out through the NAT link to whatever
+# answers at that address on the host (on a cloud host, the host's own metadata service).
+# On EC2 every interface gets its addresses from DHCP, so waiting for all costs little.
 WAIT_ONLINE_DROPIN = """[Service]
 ExecStart=
-ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30
+ExecStart=/lib/systemd/systemd-networkd-wait-online --timeout=30
 """
 
 
