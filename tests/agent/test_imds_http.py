@@ -4,41 +4,25 @@ within the deadline rather than a hang or a traceback."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from rawserver import RawServer
 
 from shipyard.agent.imds import ImdsClient, ImdsError
 from shipyard.agent.imds_http import MAX_BODY, BadResponse, Connection
 
+Handler = Callable[["RecordingServer", socket.socket], None]
 
-class RawServer:
-    """Accepts connections on loopback and hands each to ``handler``; counts them."""
+
+class RecordingServer(RawServer):
+    """A raw server whose handlers also see it, to read requests and record them."""
 
     def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
         self.requests: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            self.handler(self, conn)
+        super().__init__(lambda conn: handler(self, conn))
 
     def read_request(self, conn: socket.socket) -> bytes:
         data = b""
@@ -50,20 +34,16 @@ class RawServer:
         self.requests.append(data)
         return data
 
-    def close(self) -> None:
-        self.listener.close()
 
-
-Handler = Callable[[RawServer, socket.socket], None]
-StartServer = Callable[[Handler], RawServer]
+StartServer = Callable[[Handler], RecordingServer]
 
 
 @pytest.fixture
 def raw_server() -> Iterator[StartServer]:
-    servers: list[RawServer] = []
+    servers: list[RecordingServer] = []
 
-    def start(handler: Handler) -> RawServer:
-        servers.append(RawServer(handler))
+    def start(handler: Handler) -> RecordingServer:
+        servers.append(RecordingServer(handler))
         return servers[-1]
 
     yield start
@@ -74,7 +54,7 @@ def raw_server() -> Iterator[StartServer]:
 def answering(*answers: bytes) -> Handler:
     """A handler that answers each request on a connection with the next of ``answers``."""
 
-    def handle(server: RawServer, conn: socket.socket) -> None:
+    def handle(server: RecordingServer, conn: socket.socket) -> None:
         for answer in answers:
             if not server.read_request(conn):
                 return
@@ -105,7 +85,7 @@ def test_chunked_and_read_to_close_bodies_are_read(raw_server: StartServer) -> N
     assert conn.request("GET", "/", {}, 2.0) == (200, b"abcde")
     assert conn.reusable
 
-    def to_close(server: RawServer, conn: socket.socket) -> None:
+    def to_close(server: RecordingServer, conn: socket.socket) -> None:
         server.read_request(conn)
         conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nall of it")
 
@@ -152,7 +132,7 @@ def test_a_malformed_answer_is_one_clear_error(
 def test_a_trickling_service_cannot_hold_the_reader_past_its_timeout(
     raw_server: StartServer,
 ) -> None:
-    def trickle(server: RawServer, conn: socket.socket) -> None:
+    def trickle(server: RecordingServer, conn: socket.socket) -> None:
         conn.recv(4096)
         for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
             conn.sendall(bytes([byte]))
@@ -185,7 +165,7 @@ def test_a_token_that_cannot_be_sent_back_stops_the_client(raw_server: StartServ
 
 
 def test_garbage_is_retried_until_the_deadline_then_named(raw_server: StartServer) -> None:
-    def garbage(server: RawServer, conn: socket.socket) -> None:
+    def garbage(server: RecordingServer, conn: socket.socket) -> None:
         conn.recv(4096)
         conn.sendall(b"\x00\x01 not http\r\n\r\n")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rawserver import RawServer
 
 from shipyard.catalog import client, index, resolve, sign
 from shipyard.catalog.add import add_build, blob_key
@@ -140,18 +141,8 @@ class CuttingProxy:
     def __init__(self, target_port: int, limit: int) -> None:
         self.target_port = target_port
         self.limit = limit
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        self.server = RawServer(self._serve)
+        self.url = f"http://127.0.0.1:{self.server.port}"
 
     def _serve(self, conn: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
@@ -180,7 +171,7 @@ class CuttingProxy:
                 sock.close()
 
     def close(self) -> None:
-        self.sock.close()
+        self.server.close()
 
 
 @pytest.fixture

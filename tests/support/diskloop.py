@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from shipyard.build.reproducible import fix_inode_times
+from shipyard.build.reproducible import clamp_times, fix_inode_times
 
 ESP_START, ESP_SECTORS = 2048, 69632  # FAT32 needs about 33 MiB at one sector a cluster
 ROOT_START, ROOT_SECTORS = 71680, 100000
@@ -26,9 +26,7 @@ def make_disk(
     for name, text in files.items():
         (tree / name.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
         (tree / name.lstrip("/")).write_text(text)
-    for root, dirs, names in os.walk(tree):
-        for name in [*dirs, *names, "."]:
-            os.utime(Path(root) / name, (1700000000, 1700000000))
+    clamp_times(tree, 1700000000)
     with open(path, "wb") as fh:
         fh.truncate(96 * 1024 * 1024)
     table = (
