@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from frontloop import ACCOUNT, Frontend, Signer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from shipyard.frontend import setup
 from shipyard.frontend.api.app import create_app
 from shipyard.frontend.core import db
 from shipyard.frontend.core.config import FrontendConfig
 from shipyard.frontend.crud import hosts, joining
-from shipyard.frontend.models import Host, utcnow
+from shipyard.frontend.models import Host, Token, utcnow
 from shipyard.frontend.server import background
 
 
@@ -73,6 +73,21 @@ def test_installed_host_token_is_revoked_and_a_new_boot_goes_online(
     assert again["host"]["name"] == name
     code, doc = status(frontend, again["host_token"], "online")
     assert (code, doc["state"]) == (200, "online")
+
+
+def test_an_installed_report_whose_revoke_was_lost_revokes_when_repeated(
+    frontend: Frontend,
+) -> None:
+    # The move to installed and the revoke are two statements: when the second never ran
+    # (the database went away in between), the host's retried report must still revoke.
+    name, token = frontend.joined("i-1")
+    status(frontend, token, "installing")
+    status(frontend, token, "installed")
+    with frontend.engine.begin() as conn:
+        conn.execute(update(Token).where(Token.kind == "host").values(revoked_at=None))
+    code, doc = status(frontend, token, "installed")
+    assert (code, doc["state"], doc["name"]) == (200, "installed", name)
+    assert status(frontend, token, "online")[0] == 403
 
 
 def test_failure_keeps_the_output_tail(frontend: Frontend) -> None:

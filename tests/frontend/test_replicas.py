@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from shipyard.frontend.core import db
 from shipyard.frontend.crud import hosts
@@ -132,3 +132,52 @@ def test_the_sweep_runs_in_one_replica_at_a_time(pg_url: str) -> None:
         assert not hosts._sweep_turn(second)  # the other replica skips this round
         assert hosts.sweep(second, timeout=1) == []
     engine.dispose()
+
+
+def test_two_joins_racing_for_one_free_slot_do_not_both_take_it(pg_url: str) -> None:
+    from shipyard.frontend import setup
+    from shipyard.frontend.crud import joining
+    from shipyard.frontend.models import utcnow
+    from shipyard.frontend.schemas.hosts import JoinRequest
+
+    engine = db.make_engine(pg_url)
+    setup.init(engine)
+    with engine.begin() as conn:
+        appliance = conn.execute(text("SELECT id FROM appliances WHERE name = 'backend'")).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO hosts (name, appliance_id, rack, rank, macs, ips, state, "
+                "transitions, message, created_at, updated_at, source_ip) VALUES ('backend-0-7', "
+                ":a, 0, 7, '[]', '[]', 'expected', '{}', '', now(), now(), '')"
+            ),
+            {"a": appliance},
+        )
+
+    def join(conn: Connection, instance: str) -> str:
+        req = JoinRequest(instance_id=instance)
+        return joining.register(conn, req, joining.Proof("join"), "", utcnow()).host.name
+
+    first, second = engine.connect(), engine.connect()
+    pool = ThreadPoolExecutor(1)
+    try:
+        first.begin()
+        assert join(first, "i-1") == "backend-0-7"
+        # The second join read the slot as free; its claim waits for the first's row.
+        racing = pool.submit(lambda: second.begin() and join(second, "i-2"))
+        time.sleep(0.5)
+        assert not racing.done()
+        first.commit()
+        with pytest.raises(joining.Raced):
+            racing.result(timeout=30)
+        second.rollback()
+        # Asked again, as the join route does, it gets a host of its own.
+        with second.begin():
+            assert join(second, "i-2") == "backend-0-8"
+        with engine.connect() as conn:
+            owners = conn.execute(text("SELECT name, instance_id FROM hosts ORDER BY rank")).all()
+    finally:
+        first.close()
+        second.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+        engine.dispose()
+    assert [tuple(row) for row in owners] == [("backend-0-7", "i-1"), ("backend-0-8", "i-2")]

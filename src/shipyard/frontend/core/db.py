@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import FrontendError
@@ -222,6 +222,9 @@ class Database:
         # connection pool: SQLite has one writer anyway (queueing is far cheaper than
         # polling its busy handler), and PostgreSQL has as many turns as connections.
         self.turns = asyncio.Semaphore(1 if self.inline else PG_CONNECTIONS)
+        # PostgreSQL connections between turns, by whether they are in autocommit mode
+        # (switching costs more than a statement), with when each was last used.
+        self._kept: dict[bool, list[tuple[AsyncConnection, float]]] = {True: [], False: []}
 
     async def run(self, work: Callable[[Connection], T], *, autocommit: bool = False) -> T:
         """Run ``work`` on a connection in one transaction, once it is our turn.
@@ -242,13 +245,8 @@ class Database:
         took 24 s for 2,000 backends of bench/frontend_load.py with them, 18 s without.
         """
         async with self.turns:
-            if self._async_engine is not None and autocommit:
-                async with self._async_engine.connect() as conn:
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return await conn.run_sync(work)
             if self._async_engine is not None:
-                async with self._async_engine.begin() as conn:
-                    return await conn.run_sync(work)
+                return await self._run_async(work, autocommit)
             if self.inline:
                 try:
                     return self._run_inline(work)
@@ -259,6 +257,47 @@ class Database:
                 # stalled every request, /healthz included, for the whole busy timeout:
                 # wait in a worker thread instead (our transaction was rolled back).
             return await anyio.to_thread.run_sync(self._run, work)
+
+    async def _run_async(self, work: Callable[[Connection], T], autocommit: bool) -> T:
+        # A turn keeps its connection open for the next one, as _run_inline does: checking
+        # a connection out of the pool and back in for each request, with the events and
+        # bookkeeping that go with it, cost more than a host report's statements.
+        conn, isolation = await self._kept_connection(autocommit)
+        try:
+            if isolation != autocommit:
+                level = "AUTOCOMMIT" if autocommit else "READ COMMITTED"
+                await conn.execution_options(isolation_level=level)
+            result = await conn.run_sync(_autocommitted if autocommit else _transaction, work)
+        except BaseException as exc:
+            # Back to the pool, which rolls back whatever a failed or cancelled turn left.
+            await conn.close()
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # The server went away: the other kept connections are as dead as this one.
+                await self._drop_kept()
+            raise
+        self._kept[autocommit].append((conn, time.monotonic()))
+        return result
+
+    async def _kept_connection(self, autocommit: bool) -> tuple[AsyncConnection, bool | None]:
+        """A connection kept from an earlier turn, preferably one in the wanted mode, else
+        one from the pool; and whether it is in autocommit mode (None: the engine's)."""
+        assert self._async_engine is not None
+        for mode in (autocommit, not autocommit):
+            kept = self._kept[mode]
+            while kept:
+                conn, last_used = kept.pop()
+                if time.monotonic() - last_used <= PG_PING_AFTER_IDLE:
+                    return conn, mode
+                # Idle long enough to have died unseen: back to the pool, whose checkout
+                # pings it (_ping_if_idle) and replaces it when it is dead.
+                await conn.close()
+        return await self._async_engine.connect(), None
+
+    async def _drop_kept(self) -> None:
+        for kept in self._kept.values():
+            while kept:
+                conn, _last_used = kept.pop()
+                await conn.invalidate()
 
     def _run_inline(self, work: Callable[[Connection], T]) -> T:
         # Turns are taken one at a time, so one connection kept open serves them all
@@ -276,6 +315,10 @@ class Database:
 
     async def aclose(self) -> None:
         self.close()
+        for kept in self._kept.values():
+            while kept:
+                conn, _last_used = kept.pop()
+                await conn.close()
         if self._async_engine is not None:
             await self._async_engine.dispose()
 
@@ -292,6 +335,19 @@ class Database:
         """A session in a transaction: committed if the block succeeds, else rolled back."""
         with self.sessions() as session, session.begin():
             yield session
+
+
+def _autocommitted(conn: Connection, work: Callable[[Connection], T]) -> T:
+    try:
+        return work(conn)
+    finally:
+        # Ends SQLAlchemy's own transaction; the database has none to end (autocommit).
+        conn.rollback()
+
+
+def _transaction(conn: Connection, work: Callable[[Connection], T]) -> T:
+    with conn.begin():
+        return work(conn)
 
 
 def _set_busy_timeout(conn: Connection, seconds: int) -> None:

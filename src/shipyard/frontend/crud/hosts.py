@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, CursorResult, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from shipyard.frontend.core.problems import Conflict, Invalid, NotFound
@@ -57,19 +57,11 @@ def by_instance(session: Session, instance_id: str) -> Host | None:
 _TOP_RANK = select(func.max(Host.rank)).where(
     Host.appliance_id == bindparam("appliance_id"), Host.rack == bindparam("rack")
 )
-# Column values come with each call and their keys choose the SET clause. (A bound
-# parameter may not share a name with a column an UPDATE sets, hence b_id.)
-_UPDATE = update(cast(Table, Host.__table__)).where(Host.id == bindparam("b_id"))
 
 
 def next_rank(db: Session | Connection, appliance_id: int, rack: int) -> int:
     top = db.scalar(_TOP_RANK, {"appliance_id": appliance_id, "rack": rack})
     return 0 if top is None else top + 1
-
-
-def update_columns(db: Session | Connection, host_id: int, changes: dict[str, Any]) -> None:
-    """Set ``changes`` (column name to value) on one host row, without the ORM."""
-    db.execute(_UPDATE, {"b_id": host_id, **changes})
 
 
 def transition(

@@ -8,22 +8,38 @@ work. The admin side keeps the ORM (crud/hosts.py); both share the tables and ru
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Row,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy import cast as sql_cast  # typing's cast is the one this module calls cast
 
 from shipyard.frontend.core.problems import Conflict, Forbidden, Invalid, NotFound
 from shipyard.frontend.core.security import digest, new_token, same_digest
 from shipyard.frontend.crud.hosts import (
     ALLOWED_FROM,
+    HOST_NAME_MAX,
     host_name,
     next_rank,
     rack_from_zone,
     transition,
-    update_columns,
 )
 from shipyard.frontend.models import Appliance, Host, Token
 from shipyard.frontend.schemas.hosts import JoinRequest
@@ -49,14 +65,38 @@ _BY_TOKEN = _HOST_ROW.join(tokens_t, tokens_t.c.host_id == hosts_t.c.id).where(
     tokens_t.c.revoked_at.is_(None),
     tokens_t.c.expires_at > bindparam("now"),
 )
-_BY_INSTANCE = _HOST_ROW.where(hosts_t.c.instance_id == bindparam("instance_id"))
-_FREE_SLOTS = _HOST_ROW.where(
-    hosts_t.c.appliance_id == bindparam("appliance_id"),
+# Everything a join must know before it writes, in one round trip: the wanted appliance's
+# id (no row: no such appliance), then the host that has this instance id already (of
+# whatever appliance), then the expected hosts free to claim in the rack. A row without
+# host columns means neither exists. Two indexed branches of a UNION, not one OR, which
+# SQLite answers by scanning every host.
+_APPLIANCE_ID = select(appliances_t.c.id).where(appliances_t.c.name == bindparam("name"))
+_HOST_BY_INSTANCE = _HOST_ROW.add_columns(literal_column("0").label("claim")).where(
+    hosts_t.c.instance_id == bindparam("instance_id")
+)
+_FREE_SLOTS = _HOST_ROW.add_columns(literal_column("1").label("claim")).where(
+    hosts_t.c.appliance_id == _APPLIANCE_ID.scalar_subquery(),
     hosts_t.c.rack == bindparam("rack"),
     hosts_t.c.instance_id.is_(None),
     hosts_t.c.state == "expected",
-).order_by(hosts_t.c.rank)
-_APPLIANCE_ID = select(appliances_t.c.id).where(appliances_t.c.name == bindparam("name"))
+)
+_found = union_all(_HOST_BY_INSTANCE, _FREE_SLOTS).subquery("found")
+_wanted = appliances_t.alias("wanted")
+_CANDIDATES = (
+    select(_wanted.c.id.label("wanted_appliance_id"), _found)
+    .select_from(_wanted.outerjoin(_found, true()))
+    .where(_wanted.c.name == bindparam("name"))
+    .order_by(_found.c.claim, _found.c.rank)
+)
+# On PostgreSQL the same read also takes the rack's lock, which makes one transaction at
+# a time pick the next rank there (_INSERT_NEXT, a later statement and so a later
+# snapshot). Without it, concurrent joins read the same highest rank and all but one fail
+# on the unique constraint. SQLite needs none: its writers are serialised already.
+_CANDIDATES_LOCKING_RACK = _CANDIDATES.add_columns(
+    func.pg_advisory_xact_lock(
+        sql_cast(_wanted.c.id, BigInteger) * 1_000_003 + bindparam("rack")
+    ).label("locked")
+)
 _LIVE_JOIN_TOKEN = select(tokens_t.c.id, tokens_t.c.uses_left, tokens_t.c.appliance).where(
     tokens_t.c.digest == bindparam("digest"),
     tokens_t.c.kind == "join",
@@ -73,18 +113,40 @@ _PURGE = tokens_t.delete().where(
     tokens_t.c.kind == "host",
     (tokens_t.c.expires_at < bindparam("before")) | (tokens_t.c.revoked_at < bindparam("before")),
 )
-_INSERT_HOST = insert(hosts_t).returning(hosts_t.c.id)
+# A new host under the next free rank of its rack, named from it, in one statement; no
+# row when the name would be too long. (Its parameters have a v_ prefix: an INSERT's own
+# column names are reserved.)
+_NEW_COLUMNS = [c.name for c in hosts_t.columns if c.name not in ("id", "name", "rank")]
+_next_rank = (
+    select(func.coalesce(func.max(hosts_t.c.rank) + 1, 0).label("rank"))
+    .where(
+        hosts_t.c.appliance_id == bindparam("v_appliance_id"), hosts_t.c.rack == bindparam("v_rack")
+    )
+    .subquery("next")
+)
+_new_name = bindparam("v_prefix", type_=String) + sql_cast(_next_rank.c.rank, String)
+_INSERT_NEXT = (
+    insert(hosts_t)
+    .from_select(
+        ["name", "rank", *_NEW_COLUMNS],
+        select(
+            _new_name,
+            _next_rank.c.rank,
+            *(bindparam(f"v_{name}", type_=hosts_t.c[name].type) for name in _NEW_COLUMNS),
+        ).where(func.length(_new_name) <= HOST_NAME_MAX),
+    )
+    .returning(hosts_t.c.id, hosts_t.c.name, hosts_t.c.rank)
+)
 _INSERT_TOKEN = insert(tokens_t)
 # (A bound parameter may not share a name with a column an UPDATE sets, hence b_host_id.)
 _REVOKE = update(tokens_t).where(
     tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
 )
-_MOVE_IF_UNCHANGED = update(hosts_t).where(
+_CHANGE_IF_UNCHANGED = update(hosts_t).where(
     hosts_t.c.id == bindparam("b_id"),
     hosts_t.c.state == bindparam("b_state"),
     hosts_t.c.updated_at == bindparam("b_updated_at"),
 )
-_RACK_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # Hosts in these states may fetch their profile (and with it their secrets).
 PROFILE_STATES = ("registered", "profile-sent", "installing")
 # Addresses and MACs kept per host: a host reporting new ones cannot grow its row forever.
@@ -160,19 +222,22 @@ def register(
     pinned to its instance id, a host reset for reinstall), exactly once; a host that
     joined already needs its own host token or an identity document with its nonce.
     """
-    appliance_id = conn.execute(_APPLIANCE_ID, {"name": req.appliance}).scalar()
-    if appliance_id is None:
-        raise NotFound(f"there is no appliance named {req.appliance!r}")
     ip = address(req.local_ipv4) if req.local_ipv4 else ""
     rack = rack_from_zone(req.availability_zone)
-    host = conn.execute(_BY_INSTANCE, {"instance_id": req.instance_id}).first()
+    params = {"name": req.appliance, "instance_id": req.instance_id, "rack": rack}
+    locking = conn.dialect.name == "postgresql"
+    candidates = conn.execute(_CANDIDATES_LOCKING_RACK if locking else _CANDIDATES, params).all()
+    if not candidates:
+        raise NotFound(f"there is no appliance named {req.appliance!r}")
+    appliance_id = candidates[0].wanted_appliance_id
+    host = candidates[0] if candidates[0].claim == 0 else None
     if proof.kind == "host" and (host is None or host.id != proof.host_id):
         raise Forbidden(f"the host token is not that of instance {req.instance_id}")
     first_join = host is None or host.state == "expected"
     if first_join and proof.stale:
         raise Forbidden(proof.stale)
     if host is None:
-        host = _free_slot(conn, appliance_id, rack)
+        host = _free_slot(candidates)
     if host is None:
         # A new row gets its final values in its INSERT: no UPDATE, no reading it back.
         changes, nonce = _join_changes(_NO_HOST, req, proof, ip, source_ip, now)
@@ -186,8 +251,8 @@ def register(
     if host.state != "expected":
         _check_rejoin(host, proof, req.instance_id)
     changes, nonce = _join_changes(host, req, proof, ip, source_ip, now)
-    update_columns(conn, host.id, changes)
-    return Joined(_updated(host, changes), nonce, new=False)
+    # Only the host as it was read: two joins claiming one free slot must not both win.
+    return Joined(_change_if_unchanged(conn, host, changes), nonce, new=False)
 
 
 # What _join_changes needs of a host that does not exist yet.
@@ -245,13 +310,9 @@ def _insert_new(
 ) -> Any:
     """Insert a host under the next free rank of its rack; returns it as a host row would be
     (without its appliance's profile, which a join does not need)."""
-    _lock_rack(conn, appliance_id, rack)
-    rank = next_rank(conn, appliance_id, rack)
     values: dict[str, Any] = {
-        "name": host_name(appliance, rack, rank),
         "appliance_id": appliance_id,
         "rack": rack,
-        "rank": rank,
         "macs": [],
         "ips": [],
         "transitions": {},
@@ -261,26 +322,25 @@ def _insert_new(
         "created_at": now,
         **changes,
     }
-    host_id = conn.execute(_INSERT_HOST, values).scalar_one()
-    return SimpleNamespace(id=host_id, appliance_name=appliance, **values)
+    params = {f"v_{name}": values[name] for name in _NEW_COLUMNS}
+    made = conn.execute(_INSERT_NEXT, {**params, "v_prefix": f"{appliance}-{rack}-"}).first()
+    if made is None:
+        # The name would be too long: host_name says so in its words.
+        host_name(appliance, rack, next_rank(conn, appliance_id, rack))
+        raise Conflict(f"no host name is free in rack {rack} of appliance {appliance}")
+    return SimpleNamespace(
+        id=made.id, name=made.name, rank=made.rank, appliance_name=appliance, **values
+    )
 
 
-def _lock_rack(conn: Connection, appliance_id: int, rack: int) -> None:
-    """On PostgreSQL, let one transaction at a time pick the next rank in a rack."""
-    # Without it, concurrent joins read the same highest rank and all but one fail on
-    # the unique constraint. SQLite needs nothing: its writers are already serialised.
-    if conn.dialect.name == "postgresql":
-        conn.execute(_RACK_LOCK, {"key": appliance_id * 1_000_003 + rack})
-
-
-def _free_slot(conn: Connection, appliance_id: int, rack: int) -> Row[Any] | None:
+def _free_slot(candidates: Sequence[Row[Any]]) -> Row[Any] | None:
     """A host added by hand, pinned to nothing, and not yet claimed.
 
     A slot with MACs is left alone: MACs are no secret, so they cannot pin a slot (pin
     it to an instance id instead).
     """
-    for slot in conn.execute(_FREE_SLOTS, {"appliance_id": appliance_id, "rack": rack}).all():
-        if not slot.macs:
+    for slot in candidates:
+        if slot.claim == 1 and not slot.macs:
             return slot
     return None
 
@@ -322,9 +382,14 @@ def move(conn: Connection, host: Any, state: str, now: datetime, message: str) -
     so it is safe outside a transaction, which spares a host report two of its four
     round trips to PostgreSQL; when another change came first, it raises Raced.
     """
-    changes = transition(host.transitions, state, now, message)
+    return _change_if_unchanged(conn, host, transition(host.transitions, state, now, message))
+
+
+def _change_if_unchanged(conn: Connection, host: Any, changes: dict[str, Any]) -> Any:
+    """Apply ``changes`` to the host as it was read (same state, same updated_at) and
+    return it as it is now; raises Raced when another change came first."""
     params = {"b_id": host.id, "b_state": host.state, "b_updated_at": host.updated_at}
-    if conn.execute(_MOVE_IF_UNCHANGED, {**params, **changes}).rowcount != 1:
+    if conn.execute(_CHANGE_IF_UNCHANGED, {**params, **changes}).rowcount != 1:
         raise Raced(f"host {host.name} changed meanwhile")
     return _updated(host, changes)
 

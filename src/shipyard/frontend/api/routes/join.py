@@ -137,14 +137,15 @@ async def join(
             nonce=joined.nonce or None,
         )
 
+    # Another join took the same name or slot first: read again and join afresh.
     for _attempt in range(JOIN_ATTEMPTS - 1):
         try:
             return _json(await database.run(work))
-        except IntegrityError:
+        except (IntegrityError, joining.Raced):
             continue
     try:
         return _json(await database.run(work))
-    except IntegrityError as exc:
+    except (IntegrityError, joining.Raced) as exc:
         raise Conflict(f"instance {req.instance_id} could not be registered") from exc
 
 
@@ -227,8 +228,12 @@ async def my_status(
             joining.revoke_host_tokens(conn, host.id, now)
         return hosts.public(host)
 
-    # Installing revokes the host's tokens too: both writes go in one transaction.
-    return _json(await _retried(database, work, autocommit=body.state != "installed"))
+    # Installed also revokes the host's tokens, as a second statement: the move to
+    # installed applies only to the host as it was read, and a report whose revoke did
+    # not happen (the database went away in between) fails, so the host reports again,
+    # with its still valid token, and that report revokes it. BEGIN and COMMIT around
+    # both would cost two more round trips per host.
+    return _json(await _retried(database, work, autocommit=True))
 
 
 async def _retried(database: Database, work: Callable[[Connection], T], *, autocommit: bool) -> T:
