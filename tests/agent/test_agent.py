@@ -251,3 +251,36 @@ def test_malformed_json_user_data_is_named(boot: Boot) -> None:
     step = result.step("user-data")
     assert not result.ok
     assert step["error"] == "user data starts with { but is not valid JSON (line 2)"
+
+
+def test_at_boot_the_agent_waits_for_every_link_before_asking_the_metadata_service(
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+) -> None:
+    # The first metadata request must not leave through a link that came up before the
+    # metadata service's own link (the local VM's NAT link), so it waits for all of them.
+    from shipyard.agent.main import WAIT_ONLINE, parse
+
+    assert parse([]).wait_online == WAIT_ONLINE  # how systemd starts it
+    calls = tmp_path / "calls"
+    waiter = tmp_path / "wait-online"
+    waiter.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    waiter.chmod(0o755)
+    machine.wait_online = str(waiter)
+    result = boot(Instance())
+    assert result.ok, result.reports
+    assert calls.read_text() == "--timeout=30\n"
+    assert [r["step"] for r in result.reports[:2]] == ["start", "instance"]
+
+
+def test_links_that_never_come_up_do_not_stop_the_agent(
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+) -> None:
+    waiter = tmp_path / "wait-online"
+    waiter.write_text("#!/bin/sh\nexit 1\n")
+    waiter.chmod(0o755)
+    machine.wait_online = str(waiter)
+    result = boot(Instance())
+    assert result.ok, result.reports
+    assert result.step("network")["warning"] == "not every link came up within 30 s"
+    machine.wait_online = str(tmp_path / "no-such-program")  # an image without networkd
+    assert boot(Instance()).ok

@@ -129,6 +129,14 @@ def test_a_first_boot_playbook_is_copied_into_the_image_with_ansible_core(
     assert (copied / "vars-0-prod.yml").stat().st_mode & 0o077 == 0
 
 
+def test_the_agent_unit_does_not_wait_for_network_online_but_the_agent_does() -> None:
+    # Python's start overlaps the links coming up; the agent itself waits for them
+    # before its first metadata request (tests/agent/test_agent.py).
+    unit = agent_shipyard.UNIT_TEXT
+    assert "network-online" not in unit
+    assert "After=systemd-networkd.service shipyard-growroot.service" in unit.splitlines()
+
+
 def test_the_network_counts_as_online_only_when_every_link_is() -> None:
     """With two links (the local VM's metadata link and NAT link, or EC2's ENIs), online
     through one of them is not enough: the first metadata request could leave through a

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 CONFIG = "/etc/shipyard/agent.json"
 STATE = "/var/lib/shipyard-agent"
+# Run at boot before the first metadata request; see wait_for_links.
+WAIT_ONLINE = "/lib/systemd/systemd-networkd-wait-online"
+WAIT_ONLINE_SECONDS = 30
 
 
 class AgentEnvironment:
@@ -50,12 +53,14 @@ class AgentEnvironment:
         home: Path | None = None,  # the user's home, when not the one in the passwd database
         script_timeout: float = 3600.0,
         ansible_playbook: str = "/usr/bin/ansible-playbook",
+        wait_online: str | None = None,  # a program that returns once the links are up
     ) -> None:
         self.config, self.state_dir, self.console = config, state_dir, console
         self.imds_host, self.imds_port, self.deadline = imds_host, imds_port, deadline
         self.etc, self.set_hostname, self.home = etc, set_hostname, home
         self.script_timeout = script_timeout
         self.ansible_playbook = ansible_playbook
+        self.wait_online = wait_online
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -88,6 +93,8 @@ def run(settings: AgentEnvironment) -> bool:
 def _run(
     settings: AgentEnvironment, config: dict[str, Any], client: ImdsClient, report: Reporter
 ) -> None:
+    if settings.wait_online:
+        wait_for_links(settings.wait_online, report)
     client.token()
     instance_id = client.text("/latest/meta-data/instance-id") or ""
     if not instance_id.startswith("i-") or "/" in instance_id:
@@ -105,6 +112,36 @@ def _run(
     else:
         report("bootstrap", True, skipped="already ran for this instance")
     handle_user_data(settings, client, instance_dir, report)
+
+
+def wait_for_links(program: str, report: Reporter) -> None:
+    """Wait until every link systemd-networkd configures is up, for at most 30 s.
+
+    The first metadata request must go out on the link the metadata service is on. In
+    the local VM, a guest whose NAT link came up before its metadata link would send it
+    through the NAT link, to whatever answers at 169.254.169.254 on the host (on a cloud
+    host, the host's own metadata service). The unit does not wait for
+    network-online.target for this: Python's start, a good second under emulation, then
+    overlaps the links coming up instead of following them.
+    """
+    if not os.path.exists(program):
+        return  # not networkd's: the metadata client's retries are all there is
+    # posix_spawn, not subprocess: every boot would pay for importing subprocess. The
+    # program's own --timeout bounds the wait.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        quiet = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+        argv = [program, f"--timeout={WAIT_ONLINE_SECONDS}"]
+        pid = os.posix_spawn(program, argv, os.environ, file_actions=quiet)
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    except OSError as exc:
+        report("network", True, warning=f"could not wait for the links: {exc}")
+        return
+    finally:
+        os.close(devnull)
+    if code != 0:
+        # Not a failure of the agent's: the metadata service may be on a link that is up.
+        report("network", True, warning=f"not every link came up within {WAIT_ONLINE_SECONDS} s")
 
 
 def install_keys(
@@ -328,7 +365,8 @@ def _once(instance_dir: Path, what: str) -> bool:
 def parse(argv: list[str] | None = None) -> AgentEnvironment:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        return AgentEnvironment()  # how systemd starts it: no need to import argparse at boot
+        # How systemd starts it: no need to import argparse at boot.
+        return AgentEnvironment(wait_online=WAIT_ONLINE)
     import argparse
 
     parser = argparse.ArgumentParser(

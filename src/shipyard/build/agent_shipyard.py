@@ -23,11 +23,12 @@ ANSIBLE_DIR = "/var/lib/shipyard/ansible"
 UNIT = "shipyard-agent.service"
 
 # After the root has grown: the boot no longer waits for it, and user data may need the
-# whole disk. -S skips site-packages, which the stdlib-only agent never uses.
+# whole disk. Not after network-online.target: the agent waits for the links itself
+# (agent.main.wait_for_links), so Python starts while they come up. -S skips
+# site-packages, which the stdlib-only agent never uses.
 UNIT_TEXT = f"""[Unit]
 Description=Shipyard first-boot agent: SSH keys, host name, bootstrap, user data
-Wants=network-online.target
-After=network-online.target systemd-networkd.service shipyard-growroot.service
+After=systemd-networkd.service shipyard-growroot.service
 
 [Service]
 Type=oneshot
@@ -41,12 +42,8 @@ TimeoutStartSec=2h
 WantedBy=multi-user.target
 """
 
-# Every configured link, not any one of them, and for at most 30 s: the first metadata
-# request must go out on the link the metadata service is on. With --any, a guest of the
-# local VM could be online through its NAT link before its metadata link had an address,
-# and its request for 169.254.169.254 then went out through the NAT link to whatever
-# answers at that address on the host (on a cloud host, the host's own metadata service).
-# On EC2 every interface gets its addresses from DHCP, so waiting for all costs little.
+# network-online.target, for the units that wait for it, means every configured link,
+# not any one of them, for at most 30 s, as the agent's own wait does.
 WAIT_ONLINE_DROPIN = """[Service]
 ExecStart=
 ExecStart=/lib/systemd/systemd-networkd-wait-online --timeout=30
