@@ -90,6 +90,22 @@ def test_an_installed_report_whose_revoke_was_lost_revokes_when_repeated(
     assert status(frontend, token, "online")[0] == 403
 
 
+def test_an_installed_report_on_a_host_changed_meanwhile_revokes_nothing(
+    frontend: Frontend,
+) -> None:
+    _name, token = frontend.joined("i-1")
+    status(frontend, token, "installing")
+    with frontend.engine.connect() as conn:
+        read = joining.host_by_token(conn, token, utcnow())
+        conn.rollback()
+        status(frontend, token, "failed", message="disk full")  # a change after the read
+        with pytest.raises(joining.Raced):
+            joining.report(conn, read, "installed", "done", utcnow())
+        conn.commit()
+    # The move and the revoke stand or fall together: the host's token still works.
+    assert status(frontend, token, "failed", message="disk full")[0] == 200
+
+
 def test_failure_keeps_the_output_tail(frontend: Frontend) -> None:
     name, token = frontend.joined("i-1")
     code, doc = status(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from shipyard.frontend.core import db
 from shipyard.frontend.crud import hosts
@@ -134,45 +134,50 @@ def test_the_sweep_runs_in_one_replica_at_a_time(pg_url: str) -> None:
     engine.dispose()
 
 
-def test_two_joins_racing_for_one_free_slot_do_not_both_take_it(pg_url: str) -> None:
+def _with_a_slot(engine: Engine, instance_id: str | None) -> int:
+    """An initialised database with backend-0-7 expected (pinned to ``instance_id``);
+    returns the appliance's id."""
     from shipyard.frontend import setup
-    from shipyard.frontend.crud import joining
-    from shipyard.frontend.models import utcnow
-    from shipyard.frontend.schemas.hosts import JoinRequest
 
-    engine = db.make_engine(pg_url)
     setup.init(engine)
     with engine.begin() as conn:
         appliance = conn.execute(text("SELECT id FROM appliances WHERE name = 'backend'")).scalar()
         conn.execute(
             text(
-                "INSERT INTO hosts (name, appliance_id, rack, rank, macs, ips, state, "
-                "transitions, message, created_at, updated_at, source_ip) VALUES ('backend-0-7', "
-                ":a, 0, 7, '[]', '[]', 'expected', '{}', '', now(), now(), '')"
+                "INSERT INTO hosts (name, appliance_id, rack, rank, instance_id, macs, ips, "
+                "state, transitions, message, created_at, updated_at, source_ip) VALUES "
+                "('backend-0-7', :a, 0, 7, :i, '[]', '[]', 'expected', '{}', '', now(), now(), '')"
             ),
-            {"a": appliance},
+            {"a": appliance, "i": instance_id},
         )
+    return int(appliance)
 
-    def join(conn: Connection, instance: str) -> str:
-        req = JoinRequest(instance_id=instance)
-        return joining.register(conn, req, joining.Proof("join"), "", utcnow()).host.name
 
+def _join(conn: Connection, instance: str) -> str:
+    from shipyard.frontend.crud import joining
+    from shipyard.frontend.models import utcnow
+    from shipyard.frontend.schemas.hosts import JoinRequest
+
+    req = JoinRequest(instance_id=instance)
+    return joining.register(conn, req, joining.Proof("join"), "", utcnow()).host.name
+
+
+def test_two_joins_racing_for_one_free_slot_do_not_both_take_it(pg_url: str) -> None:
+    engine = db.make_engine(pg_url)
+    _with_a_slot(engine, None)
     first, second = engine.connect(), engine.connect()
     pool = ThreadPoolExecutor(1)
     try:
         first.begin()
-        assert join(first, "i-1") == "backend-0-7"
-        # The second join read the slot as free; its claim waits for the first's row.
-        racing = pool.submit(lambda: second.begin() and join(second, "i-2"))
+        assert _join(first, "i-1") == "backend-0-7"
+        # The second join waits for the rack's lock, then reads the slot as free from a
+        # snapshot older than the first's claim; it must still not take the slot.
+        racing = pool.submit(lambda: second.begin() and _join(second, "i-2"))
         time.sleep(0.5)
         assert not racing.done()
         first.commit()
-        with pytest.raises(joining.Raced):
-            racing.result(timeout=30)
-        second.rollback()
-        # Asked again, as the join route does, it gets a host of its own.
-        with second.begin():
-            assert join(second, "i-2") == "backend-0-8"
+        assert racing.result(timeout=30) == "backend-0-8"
+        second.commit()
         with engine.connect() as conn:
             owners = conn.execute(text("SELECT name, instance_id FROM hosts ORDER BY rank")).all()
     finally:
@@ -181,3 +186,29 @@ def test_two_joins_racing_for_one_free_slot_do_not_both_take_it(pg_url: str) -> 
         pool.shutdown(wait=False, cancel_futures=True)
         engine.dispose()
     assert [tuple(row) for row in owners] == [("backend-0-7", "i-1"), ("backend-0-8", "i-2")]
+
+
+def test_a_launched_instance_joins_while_its_rack_is_locked(pg_url: str) -> None:
+    # Only joins that pick a rank or a free slot wait for the rack's lock: a launch storm
+    # of pinned hosts, all in one rack, is not handled one join at a time.
+    engine = db.make_engine(pg_url)
+    appliance = _with_a_slot(engine, "i-9")
+    holder, joiner = engine.connect(), engine.connect()
+    pool = ThreadPoolExecutor(1)
+    try:
+        holder.begin()
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": appliance * 1_000_003})
+        pinned = pool.submit(lambda: joiner.begin() and _join(joiner, "i-9"))
+        assert pinned.result(timeout=10) == "backend-0-7"
+        joiner.commit()
+        fresh = pool.submit(lambda: joiner.begin() and _join(joiner, "i-10"))
+        time.sleep(0.5)
+        assert not fresh.done()  # a new host waits for the rank
+        holder.commit()
+        assert fresh.result(timeout=30) == "backend-0-8"
+        joiner.commit()
+    finally:
+        holder.close()
+        joiner.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+        engine.dispose()

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -268,12 +268,20 @@ class Database:
                 level = "AUTOCOMMIT" if autocommit else "READ COMMITTED"
                 await conn.execution_options(isolation_level=level)
             result = await conn.run_sync(_autocommitted if autocommit else _transaction, work)
-        except BaseException as exc:
-            # Back to the pool, which rolls back whatever a failed or cancelled turn left.
+        except Exception as exc:
+            if not isinstance(exc, SQLAlchemyError):
+                # The request's own refusal (403, 409, a race): its statements ended and
+                # were rolled back, so the connection is as clean as after a success.
+                self._kept[autocommit].append((conn, time.monotonic()))
+                raise
             await conn.close()
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 # The server went away: the other kept connections are as dead as this one.
                 await self._drop_kept()
+            raise
+        except BaseException:
+            # Cancelled: back to the pool, which rolls back whatever the turn left.
+            await conn.close()
             raise
         self._kept[autocommit].append((conn, time.monotonic()))
         return result

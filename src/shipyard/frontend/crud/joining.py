@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     func,
     insert,
     literal_column,
@@ -88,13 +89,21 @@ _CANDIDATES = (
     .where(_wanted.c.name == bindparam("name"))
     .order_by(_found.c.claim, _found.c.rank)
 )
-# On PostgreSQL the same read also takes the rack's lock, which makes one transaction at
-# a time pick the next rank there (_INSERT_NEXT, a later statement and so a later
-# snapshot). Without it, concurrent joins read the same highest rank and all but one fail
-# on the unique constraint. SQLite needs none: its writers are serialised already.
+# On PostgreSQL the same read also takes the rack's lock when no host has this instance
+# id yet (a new host or a free slot; not a rejoin or a launched instance's pinned host),
+# so that one transaction at a time picks a rank or a slot there. Without it, concurrent
+# joins read the same highest rank and all but one fail on the unique constraint. The
+# statement's snapshot is older than the lock: what it read may be stale, which is why
+# the rank is picked by a later statement (_INSERT_NEXT) and a lost slot claim is read
+# again (register). SQLite needs none of it: its writers are serialised already.
 _CANDIDATES_LOCKING_RACK = _CANDIDATES.add_columns(
-    func.pg_advisory_xact_lock(
-        sql_cast(_wanted.c.id, BigInteger) * 1_000_003 + bindparam("rack")
+    case(
+        (
+            ~select(hosts_t.c.id).where(hosts_t.c.instance_id == bindparam("instance_id")).exists(),
+            func.pg_advisory_xact_lock(
+                sql_cast(_wanted.c.id, BigInteger) * 1_000_003 + bindparam("rack")
+            ),
+        )
     ).label("locked")
 )
 _LIVE_JOIN_TOKEN = select(tokens_t.c.id, tokens_t.c.uses_left, tokens_t.c.appliance).where(
@@ -142,11 +151,33 @@ _INSERT_TOKEN = insert(tokens_t)
 _REVOKE = update(tokens_t).where(
     tokens_t.c.host_id == bindparam("b_host_id"), tokens_t.c.revoked_at.is_(None)
 )
+# The columns a transition sets (crud.hosts.transition, with a message).
+_TRANSITION_COLUMNS = ("state", "transitions", "message", "updated_at")
 _CHANGE_IF_UNCHANGED = update(hosts_t).where(
     hosts_t.c.id == bindparam("b_id"),
     hosts_t.c.state == bindparam("b_state"),
     hosts_t.c.updated_at == bindparam("b_updated_at"),
 )
+# Installed and its tokens revoked in one statement (PostgreSQL): the host's UPDATE as
+# _CHANGE_IF_UNCHANGED's, then the tokens' for the host it moved; returns 1 if it moved.
+_installed = (
+    update(hosts_t)
+    .where(
+        hosts_t.c.id == bindparam("b_id"),
+        hosts_t.c.state == bindparam("b_state"),
+        hosts_t.c.updated_at == bindparam("b_updated_at"),
+    )
+    .values({c: bindparam(f"v_{c}", type_=hosts_t.c[c].type) for c in _TRANSITION_COLUMNS})
+    .returning(hosts_t.c.id)
+    .cte("installed")
+)
+_revoked = (
+    update(tokens_t)
+    .where(tokens_t.c.host_id.in_(select(_installed.c.id)), tokens_t.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("b_revoked_at"))
+    .cte("revoked")
+)
+_INSTALL = select(func.count()).select_from(_installed).add_cte(_revoked)
 # Hosts in these states may fetch their profile (and with it their secrets).
 PROFILE_STATES = ("registered", "profile-sent", "installing")
 # Addresses and MACs kept per host: a host reporting new ones cannot grow its row forever.
@@ -222,6 +253,17 @@ def register(
     pinned to its instance id, a host reset for reinstall), exactly once; a host that
     joined already needs its own host token or an identity document with its nonce.
     """
+    try:
+        return _register(conn, req, proof, source_ip, now)
+    except Raced:
+        # A free slot this join read was claimed by the join that held the rack's lock
+        # before it. The lock is ours now, so a second read sees every claim made.
+        return _register(conn, req, proof, source_ip, now)
+
+
+def _register(
+    conn: Connection, req: JoinRequest, proof: Proof, source_ip: str, now: datetime
+) -> Joined:
     ip = address(req.local_ipv4) if req.local_ipv4 else ""
     rack = rack_from_zone(req.availability_zone)
     params = {"name": req.appliance, "instance_id": req.instance_id, "rack": rack}
@@ -399,9 +441,27 @@ def _updated(host: Any, changes: dict[str, Any]) -> Any:
 
 
 def report(conn: Connection, host: Any, state: str, message: str, now: datetime) -> Any:
-    """Apply a status report; repeating the current state changes nothing."""
+    """Apply a status report; repeating the current state changes nothing.
+
+    An installed host needs no more access (a new boot joins again for a new token), so
+    installed also revokes the host's tokens, in the same transaction as the move.
+    """
     if host.state == state:
+        if state == "installed":
+            revoke_host_tokens(conn, host.id, now)  # one a rejoin made meanwhile
         return host
     if host.state not in ALLOWED_FROM[state]:
         raise Conflict(f"host {host.name} is {host.state}; it cannot report {state}")
-    return move(conn, host, state, now, message)
+    if state != "installed":
+        return move(conn, host, state, now, message)
+    changes = transition(host.transitions, state, now, message)
+    if conn.dialect.name != "postgresql":
+        moved = _change_if_unchanged(conn, host, changes)  # SQLite: in a transaction
+        revoke_host_tokens(conn, host.id, now)
+        return moved
+    # PostgreSQL runs hosts' reports in autocommit mode: one statement does both.
+    params = {"b_id": host.id, "b_state": host.state, "b_updated_at": host.updated_at}
+    values = {f"v_{column}": value for column, value in changes.items()}
+    if conn.execute(_INSTALL, {**params, **values, "b_revoked_at": now}).scalar() != 1:
+        raise Raced(f"host {host.name} changed meanwhile")
+    return _updated(host, changes)

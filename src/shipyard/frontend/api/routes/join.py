@@ -222,17 +222,10 @@ async def my_status(
             resolved = attributes.resolve(conn, host)
             secrets = attributes.secrets_of(resolved, settings.secret_key)
             masked = mask_secrets(message, secrets, SHADOW_MASK)
-        host = joining.report(conn, host, body.state, masked, now)
-        if host.state == "installed":
-            # Installed hosts need no more access; a new boot joins again for a new token.
-            joining.revoke_host_tokens(conn, host.id, now)
-        return hosts.public(host)
+        return hosts.public(joining.report(conn, host, body.state, masked, now))
 
-    # Installed also revokes the host's tokens, as a second statement: the move to
-    # installed applies only to the host as it was read, and a report whose revoke did
-    # not happen (the database went away in between) fails, so the host reports again,
-    # with its still valid token, and that report revokes it. BEGIN and COMMIT around
-    # both would cost two more round trips per host.
+    # Autocommit on PostgreSQL: a report's one write (installed, with the revoke of its
+    # tokens, is one statement there) applies only to the host as it was read.
     return _json(await _retried(database, work, autocommit=True))
 
 
