@@ -268,16 +268,16 @@ class Database:
                 level = "AUTOCOMMIT" if autocommit else "READ COMMITTED"
                 await conn.execution_options(isolation_level=level)
             result = await conn.run_sync(_autocommitted if autocommit else _transaction, work)
-        except Exception as exc:
-            if not isinstance(exc, SQLAlchemyError):
-                # The request's own refusal (403, 409, a race): its statements ended and
-                # were rolled back, so the connection is as clean as after a success.
-                self._kept[autocommit].append((conn, time.monotonic()))
-                raise
+        except SQLAlchemyError as exc:
             await conn.close()
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 # The server went away: the other kept connections are as dead as this one.
-                await self._drop_kept()
+                await self._close_kept(invalidate=True)
+            raise
+        except Exception:
+            # The request's own refusal (403, 409, a race): its statements ended and were
+            # rolled back, so the connection is as clean as after a success.
+            self._kept[autocommit].append((conn, time.monotonic()))
             raise
         except BaseException:
             # Cancelled: back to the pool, which rolls back whatever the turn left.
@@ -301,11 +301,11 @@ class Database:
                 await conn.close()
         return await self._async_engine.connect(), None
 
-    async def _drop_kept(self) -> None:
+    async def _close_kept(self, *, invalidate: bool = False) -> None:
         for kept in self._kept.values():
             while kept:
                 conn, _last_used = kept.pop()
-                await conn.invalidate()
+                await (conn.invalidate() if invalidate else conn.close())
 
     def _run_inline(self, work: Callable[[Connection], T]) -> T:
         # Turns are taken one at a time, so one connection kept open serves them all
@@ -323,10 +323,7 @@ class Database:
 
     async def aclose(self) -> None:
         self.close()
-        for kept in self._kept.values():
-            while kept:
-                conn, _last_used = kept.pop()
-                await conn.close()
+        await self._close_kept()
         if self._async_engine is not None:
             await self._async_engine.dispose()
 

@@ -161,13 +161,9 @@ _CHANGE_IF_UNCHANGED = update(hosts_t).where(
 # Installed and its tokens revoked in one statement (PostgreSQL): the host's UPDATE as
 # _CHANGE_IF_UNCHANGED's, then the tokens' for the host it moved; returns 1 if it moved.
 _installed = (
-    update(hosts_t)
-    .where(
-        hosts_t.c.id == bindparam("b_id"),
-        hosts_t.c.state == bindparam("b_state"),
-        hosts_t.c.updated_at == bindparam("b_updated_at"),
+    _CHANGE_IF_UNCHANGED.values(
+        {c: bindparam(f"v_{c}", type_=hosts_t.c[c].type) for c in _TRANSITION_COLUMNS}
     )
-    .values({c: bindparam(f"v_{c}", type_=hosts_t.c[c].type) for c in _TRANSITION_COLUMNS})
     .returning(hosts_t.c.id)
     .cte("installed")
 )
@@ -430,10 +426,14 @@ def move(conn: Connection, host: Any, state: str, now: datetime, message: str) -
 def _change_if_unchanged(conn: Connection, host: Any, changes: dict[str, Any]) -> Any:
     """Apply ``changes`` to the host as it was read (same state, same updated_at) and
     return it as it is now; raises Raced when another change came first."""
-    params = {"b_id": host.id, "b_state": host.state, "b_updated_at": host.updated_at}
-    if conn.execute(_CHANGE_IF_UNCHANGED, {**params, **changes}).rowcount != 1:
+    if conn.execute(_CHANGE_IF_UNCHANGED, {**_as_read(host), **changes}).rowcount != 1:
         raise Raced(f"host {host.name} changed meanwhile")
     return _updated(host, changes)
+
+
+def _as_read(host: Any) -> dict[str, Any]:
+    """The parameters by which _CHANGE_IF_UNCHANGED finds the host only as it was read."""
+    return {"b_id": host.id, "b_state": host.state, "b_updated_at": host.updated_at}
 
 
 def _updated(host: Any, changes: dict[str, Any]) -> Any:
@@ -460,8 +460,7 @@ def report(conn: Connection, host: Any, state: str, message: str, now: datetime)
         revoke_host_tokens(conn, host.id, now)
         return moved
     # PostgreSQL runs hosts' reports in autocommit mode: one statement does both.
-    params = {"b_id": host.id, "b_state": host.state, "b_updated_at": host.updated_at}
     values = {f"v_{column}": value for column, value in changes.items()}
-    if conn.execute(_INSTALL, {**params, **values, "b_revoked_at": now}).scalar() != 1:
+    if conn.execute(_INSTALL, {**_as_read(host), **values, "b_revoked_at": now}).scalar() != 1:
         raise Raced(f"host {host.name} changed meanwhile")
     return _updated(host, changes)
