@@ -73,13 +73,23 @@ def configure_fstab(ctx: BuildContext) -> None:
     write_file(ctx, "/etc/fstab", "\n".join(lines) + "\n")
 
 
+NETWORK = (
+    "[Match]\nType=ether\nKind=!*\n\n[Network]\nDHCP=yes\nLinkLocalAddressing=ipv6\n\n"
+    "[DHCPv4]\nUseDomains=yes\n"
+)
+# No IPv6 duplicate address detection, as Amazon's own network configuration for EC2 has
+# it: the cloud assigns every address. Detection held each link's link-local address
+# back for 1 to 2 s after the link came up, and a link counts as configured (what
+# systemd-networkd-wait-online and the agent wait for) only once it has that address.
+# accept_dad, not networkd's IPv6DuplicateAddressDetection=0: with no probes to send the
+# kernel still waits a random delay of up to a second. systemd-sysctl applies the glob
+# to each link as it appears, before networkd brings it up.
+NO_DAD = "net.ipv6.conf.default.accept_dad = 0\nnet.ipv6.conf.*.accept_dad = 0\n"
+
+
 def configure_network(ctx: BuildContext) -> None:
-    write_file(
-        ctx,
-        "/etc/systemd/network/90-shipyard-dhcp.network",
-        "[Match]\nType=ether\nKind=!*\n\n[Network]\nDHCP=yes\nLinkLocalAddressing=ipv6\n\n"
-        "[DHCPv4]\nUseDomains=yes\n",
-    )
+    write_file(ctx, "/etc/systemd/network/90-shipyard-dhcp.network", NETWORK)
+    write_file(ctx, "/etc/sysctl.d/60-shipyard-ipv6-dad.conf", NO_DAD)
     enable_unit(ctx.root, "systemd-networkd.service", "multi-user.target")
     if ctx.in_root("/lib/systemd/system/systemd-resolved.service").exists():
         enable_unit(ctx.root, "systemd-resolved.service", "multi-user.target")
