@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from shipyard.agent.main import AgentEnvironment, run
 from shipyard.vm.imds import Fault, ImdsBehaviour, ImdsServer
@@ -183,6 +186,57 @@ def test_a_failing_script_is_recorded(boot: Boot, machine: AgentEnvironment) -> 
     assert stat.S_IMODE((instance_dir / "user-data").stat().st_mode) == 0o700
 
 
+def test_scripts_and_steps_run_from_the_root_folder(
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+) -> None:
+    config = json.loads(machine.config.read_text())
+    config["bootstrap"] = [{"shell": f"pwd > {tmp_path / 'step-ran-in'}"}]
+    machine.config.write_text(json.dumps(config))
+    result = boot(Instance(user_data=f"#!/bin/sh\npwd > {tmp_path / 'script-ran-in'}\n".encode()))
+    assert result.ok, result.reports
+    assert (tmp_path / "step-ran-in").read_text() == "/\n"
+    assert (tmp_path / "script-ran-in").read_text() == "/\n"
+
+
+def test_a_script_past_its_time_is_killed_and_said(boot: Boot, machine: AgentEnvironment) -> None:
+    machine.script_timeout = 0.5
+    instance = Instance(user_data=b"#!/bin/sh\nexec sleep 60\n")
+    started = time.monotonic()
+    result = boot(instance)
+    assert time.monotonic() - started < 20
+    assert result.step("user-data")["exit_code"] == -1
+    log = machine.state_dir / "instances" / instance.instance_id / "user-data.log"
+    assert "the user data script ran past 0.5 s and was killed" in log.read_text()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # killed and reaped: no sleep left behind
+
+
+def test_a_bootstrap_step_past_its_time_is_killed_and_said(
+    boot: Boot, machine: AgentEnvironment
+) -> None:
+    machine.script_timeout = 0.5
+    config = json.loads(machine.config.read_text())
+    config["bootstrap"] = [{"shell": "exec sleep 60"}]
+    machine.config.write_text(json.dumps(config))
+    instance = Instance()
+    result = boot(instance)
+    assert not result.ok
+    step = result.step("bootstrap")
+    assert step["exit_code"] == -1
+    assert "ran past 0.5 s and was killed" in Path(step["log"]).read_text()
+
+
+def test_a_script_whose_interpreter_is_missing_fails_with_the_reason_in_its_log(
+    boot: Boot, machine: AgentEnvironment
+) -> None:
+    instance = Instance(user_data=b"#!/no/such/interpreter\necho hi\n")
+    result = boot(instance)
+    assert not result.ok
+    assert result.step("user-data")["exit_code"] == 127  # as a shell says: not found
+    log = machine.state_dir / "instances" / instance.instance_id / "user-data.log"
+    assert "not found" in log.read_text()
+
+
 def test_a_registration_request_goes_to_registration(boot: Boot) -> None:
     request = {"master": "http://127.0.0.1:9", "appliance": "backend"}
     result = boot(Instance(user_data=json.dumps(request).encode()))
@@ -258,7 +312,8 @@ def test_at_boot_the_agent_waits_for_every_link_before_asking_the_metadata_servi
 ) -> None:
     # The first metadata request must not leave through a link that came up before the
     # metadata service's own link (the local VM's NAT link), so it waits for all of them.
-    from shipyard.agent.main import WAIT_ONLINE, parse
+    from shipyard.agent.main import parse
+    from shipyard.agent.system import WAIT_ONLINE
 
     assert parse([]).wait_online == WAIT_ONLINE  # how systemd starts it
     calls = tmp_path / "calls"
@@ -284,3 +339,53 @@ def test_links_that_never_come_up_do_not_stop_the_agent(
     assert result.step("network")["warning"] == "not every link came up within 30 s"
     machine.wait_online = str(tmp_path / "no-such-program")  # an image without networkd
     assert boot(Instance()).ok
+
+
+def fake_systemctl(tmp_path: Path, body: str) -> Path:
+    """A systemctl that records its arguments, then runs ``body``."""
+    program = tmp_path / "systemctl"
+    program.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "calls"}\n{body}\n')
+    program.chmod(0o755)
+    return program
+
+
+def test_user_data_runs_only_once_the_basic_system_is_up(
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+) -> None:
+    # The unit starts before basic.target, so that Python's start overlaps the rest of the
+    # boot; a user data script still finds sockets and D-Bus up, as in any service.
+    from shipyard.agent.main import parse
+    from shipyard.agent.system import SYSTEMCTL
+
+    assert parse([]).systemctl == SYSTEMCTL  # how systemd starts it
+    reached = tmp_path / "basic-reached"
+    machine.systemctl = str(fake_systemctl(tmp_path, f"sleep 0.5\ntouch {reached}"))
+    script = f"#!/bin/sh\ntest -e {reached}\n".encode()
+    result = boot(Instance(user_data=script))
+    assert result.ok, result.reports
+    assert result.step("user-data")["exit_code"] == 0
+    assert (tmp_path / "calls").read_text() == "start --job-mode=fail basic.target\n"
+
+
+def test_a_basic_system_that_fails_is_said_and_user_data_still_runs(
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+) -> None:
+    machine.systemctl = str(fake_systemctl(tmp_path, "exit 1"))
+    result = boot(Instance(user_data=b"#!/bin/sh\nexit 0\n"))
+    assert result.ok, result.reports
+    assert result.step("system")["warning"] == "basic.target was not reached; going on without it"
+    assert result.step("user-data")["exit_code"] == 0
+    machine.systemctl = str(tmp_path / "no-such-program")  # not a systemd system
+    assert boot(Instance()).ok
+
+
+def test_a_run_that_stops_early_leaves_no_waiting_process(
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+) -> None:
+    machine.systemctl = str(fake_systemctl(tmp_path, "exec sleep 60"))
+    started = time.monotonic()
+    result = boot(Instance(), settings=ImdsBehaviour(enabled=False))
+    assert not result.ok
+    assert time.monotonic() - started < 30
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left, running or a zombie

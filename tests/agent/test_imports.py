@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import shipyard.agent
+from shipyard.vm.identity import Signer
 
 AGENT_DIR = Path(shipyard.agent.__file__).parent
 
@@ -78,3 +79,85 @@ def test_a_first_boot_with_nothing_to_run_imports_nothing_heavy(tmp_path: Path) 
     loaded = set(result.stdout.split())
     heavy = {"http.client", "email", "ssl", "typing", "tempfile", "subprocess", "shutil"}
     assert not heavy & loaded, f"the agent's boot imports {sorted(heavy & loaded)}"
+
+
+def imported_by(argv: list[str], cwd: Path) -> set[str]:
+    """Every module a run of ``argv`` (a python3 command) imports, from -X importtime."""
+    import subprocess
+
+    result = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    } - {"imported package"}
+
+
+def test_the_unit_starts_the_agent_as_a_script_without_runpy(tmp_path: Path) -> None:
+    # python3 -m would import runpy and importlib.util first: a third of a second of
+    # every boot under emulation.
+    from shipyard.build import agent_shipyard
+
+    agent_shipyard.copy_agent(tmp_path)
+    command = next(
+        line.removeprefix("ExecStart=")
+        for line in agent_shipyard.UNIT_TEXT.splitlines()
+        if line.startswith("ExecStart=")
+    ).split()
+    assert command[:2] == ["/usr/bin/python3", "-S"]
+    launcher = tmp_path / command[2].lstrip("/")
+    loaded = imported_by(["python3", "-S", str(launcher), "--help"], cwd=tmp_path)
+    assert "shipyard.agent.main" in loaded
+    assert not {"runpy", "importlib.util"} & loaded
+
+
+def test_a_whole_first_boot_imports_nothing_heavy(tmp_path: Path, signer: Signer) -> None:
+    """Keys, host name and a user data script, against the metadata emulator: the
+    connection to it does not pull in the idna codec (a str host given to getaddrinfo
+    does), nor HTTP, TLS or email packages."""
+    import json
+    import os
+    import pwd
+
+    from shipyard.vm.imds import serve
+    from shipyard.vm.metadata import Instance
+
+    lib = tmp_path / "lib"
+    shutil_copy_agent(lib)
+    config = tmp_path / "agent.json"
+    config.write_text(json.dumps({"user": pwd.getpwuid(os.getuid()).pw_name}))
+    (tmp_path / "etc").mkdir()
+    instance = Instance(user_data=b"#!/bin/sh\nexit 0\n")
+    (tmp_path / "home").mkdir()
+    with serve(instance, signer) as server:
+        machine = (
+            f"config=Path({str(config)!r}), state_dir=Path({str(tmp_path / 'state')!r}), "
+            f"etc=Path({str(tmp_path / 'etc')!r}), home=Path({str(tmp_path / 'home')!r}), "
+            f"console=None, imds_host='127.0.0.1', imds_port={server.port}, deadline=10.0, "
+            "set_hostname=False"
+        )
+        probe = (
+            "import sys\nfrom pathlib import Path\n"
+            "from shipyard.agent.main import AgentEnvironment, run\n"
+            f"sys.exit(0 if run(AgentEnvironment({machine})) else 1)\n"
+        )
+        loaded = imported_by(["python3", "-S", "-c", probe], cwd=lib)
+    assert "shipyard.agent.userdata" in loaded
+    heavy = {"encodings.idna", "stringprep", "unicodedata", "http.client", "email", "ssl"}
+    assert not heavy & loaded, f"a first boot imports {sorted(heavy & loaded)}"
+
+
+def shutil_copy_agent(lib: Path) -> None:
+    import shutil
+
+    target = lib / "shipyard" / "agent"
+    shutil.copytree(AGENT_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (lib / "shipyard" / "__init__.py").write_text("")

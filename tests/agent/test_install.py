@@ -129,12 +129,17 @@ def test_a_first_boot_playbook_is_copied_into_the_image_with_ansible_core(
     assert (copied / "vars-0-prod.yml").stat().st_mode & 0o077 == 0
 
 
-def test_the_agent_unit_does_not_wait_for_network_online_but_the_agent_does() -> None:
-    # Python's start overlaps the links coming up; the agent itself waits for them
-    # before its first metadata request (tests/agent/test_agent.py).
-    unit = agent_shipyard.UNIT_TEXT
-    assert "network-online" not in unit
-    assert "After=systemd-networkd.service shipyard-growroot.service" in unit.splitlines()
+def test_the_agent_unit_starts_early_and_the_agent_waits_for_what_it_needs() -> None:
+    # Python's start overlaps udev and the links coming up; the agent itself waits for
+    # the links and for basic.target (tests/agent/test_agent.py).
+    lines = agent_shipyard.UNIT_TEXT.splitlines()
+    assert "DefaultDependencies=no" in lines
+    assert "After=local-fs.target shipyard-growroot.service" in lines
+    # Still part of the boot: multi-user.target means the agent has run, and shutting
+    # down stops it.
+    assert "Before=multi-user.target shutdown.target" in lines
+    assert "Conflicts=shutdown.target" in lines
+    assert not any("network-online" in line or "basic.target" in line for line in lines)
 
 
 def test_the_network_counts_as_online_only_when_every_link_is() -> None:

@@ -25,7 +25,11 @@ class Connection:
 
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self.host = host
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        # The name as bytes, which create_connection hands to getaddrinfo as they are:
+        # given a str, getaddrinfo imports the idna codec (stringprep, unicodedata), a
+        # tenth of a second of every first boot under emulation.
+        address = (host.encode("ascii"), port)
+        self.sock = socket.create_connection(address, timeout=timeout)  # type: ignore[arg-type]
         self._buffer = b""
         self._until = 0.0
         self.reusable = True

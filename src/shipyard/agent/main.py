@@ -19,6 +19,8 @@ from . import userdata
 from .files import write_atomic
 from .imds import ImdsClient, ImdsError, ImdsForbidden
 from .report import Reporter
+from .spawn import run_from_root
+from .system import SYSTEMCTL, WAIT_ONLINE, start_waiting_for_basic, wait_for_basic, wait_for_links
 
 # typing is left unimported at run time: under emulation each module the agent imports
 # delays its first report, and annotations are never evaluated here.
@@ -26,11 +28,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .spawn import Child
+
 CONFIG = "/etc/shipyard/agent.json"
 STATE = "/var/lib/shipyard-agent"
-# Run at boot before the first metadata request; see wait_for_links.
-WAIT_ONLINE = "/lib/systemd/systemd-networkd-wait-online"
-WAIT_ONLINE_SECONDS = 30
 
 
 class AgentEnvironment:
@@ -54,6 +55,7 @@ class AgentEnvironment:
         script_timeout: float = 3600.0,
         ansible_playbook: str = "/usr/bin/ansible-playbook",
         wait_online: str | None = None,  # a program that returns once the links are up
+        systemctl: str | None = None,  # to wait for basic.target before steps and user data
     ) -> None:
         self.config, self.state_dir, self.console = config, state_dir, console
         self.imds_host, self.imds_port, self.deadline = imds_host, imds_port, deadline
@@ -61,6 +63,7 @@ class AgentEnvironment:
         self.script_timeout = script_timeout
         self.ansible_playbook = ansible_playbook
         self.wait_online = wait_online
+        self.systemctl = systemctl
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -93,8 +96,25 @@ def run(settings: AgentEnvironment) -> bool:
 def _run(
     settings: AgentEnvironment, config: dict[str, Any], client: ImdsClient, report: Reporter
 ) -> None:
-    if settings.wait_online:
-        wait_for_links(settings.wait_online, report)
+    # At boot the unit starts before basic.target (see agent.system): keys and the host
+    # name need only the links; bootstrap steps and user data wait for the basic system.
+    basic = start_waiting_for_basic(settings.systemctl, report) if settings.systemctl else None
+    try:
+        if settings.wait_online:
+            wait_for_links(settings.wait_online, report)
+        _first_boot(settings, config, client, report, basic)
+    finally:
+        if basic is not None:
+            basic.stop()
+
+
+def _first_boot(
+    settings: AgentEnvironment,
+    config: dict[str, Any],
+    client: ImdsClient,
+    report: Reporter,
+    basic: Child | None,
+) -> None:
     client.token()
     instance_id = client.text("/latest/meta-data/instance-id") or ""
     if not instance_id.startswith("i-") or "/" in instance_id:
@@ -107,41 +127,12 @@ def _run(
 
     install_keys(settings, config, client, report)
     set_hostname(settings, client, report)
+    wait_for_basic(basic, report)
     if _once(instance_dir, "bootstrap"):
         run_bootstrap(settings, config, instance_dir, report, client)
     else:
         report("bootstrap", True, skipped="already ran for this instance")
     handle_user_data(settings, client, instance_dir, report)
-
-
-def wait_for_links(program: str, report: Reporter) -> None:
-    """Wait until every link systemd-networkd configures is up, for at most 30 s.
-
-    The first metadata request must go out on the link the metadata service is on. In
-    the local VM, a guest whose NAT link came up before its metadata link would send it
-    through the NAT link, to whatever answers at 169.254.169.254 on the host (on a cloud
-    host, the host's own metadata service). The unit does not wait for
-    network-online.target for this: Python's start, a good second under emulation, then
-    overlaps the links coming up instead of following them.
-    """
-    if not os.path.exists(program):
-        return  # not networkd's: the metadata client's retries are all there is
-    # posix_spawn, not subprocess: every boot would pay for importing subprocess. The
-    # program's own --timeout bounds the wait.
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        quiet = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
-        argv = [program, f"--timeout={WAIT_ONLINE_SECONDS}"]
-        pid = os.posix_spawn(program, argv, os.environ, file_actions=quiet)
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    except OSError as exc:
-        report("network", True, warning=f"could not wait for the links: {exc}")
-        return
-    finally:
-        os.close(devnull)
-    if code != 0:
-        # Not a failure of the agent's: the metadata service may be on a link that is up.
-        report("network", True, warning=f"not every link came up within {WAIT_ONLINE_SECONDS} s")
 
 
 def install_keys(
@@ -248,20 +239,13 @@ def run_bootstrap(
             argv = (
                 [str(script)] if script.read_bytes().startswith(b"#!") else ["/bin/sh", str(script)]
             )
-        import subprocess  # only instances with steps to run pay for importing it
-
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            code = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=subprocess.STDOUT,
-                cwd="/",
-                timeout=settings.script_timeout,
-                check=False,
-            ).returncode
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            ended = run_from_root(argv, fd, settings.script_timeout)
+            if ended is None:
+                os.write(fd, f"ran past {settings.script_timeout:g} s and was killed\n".encode())
+            code = -1 if ended is None else ended
+        except OSError as exc:
             code = -1
             os.write(fd, f"{exc}\n".encode())
         finally:
@@ -366,7 +350,7 @@ def parse(argv: list[str] | None = None) -> AgentEnvironment:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         # How systemd starts it: no need to import argparse at boot.
-        return AgentEnvironment(wait_online=WAIT_ONLINE)
+        return AgentEnvironment(wait_online=WAIT_ONLINE, systemctl=SYSTEMCTL)
     import argparse
 
     parser = argparse.ArgumentParser(

@@ -10,6 +10,7 @@ import zlib
 from pathlib import Path
 
 from .files import write_atomic
+from .spawn import run_from_root
 
 TYPE_CHECKING = False  # typing is not imported at boot: see main.py
 if TYPE_CHECKING:
@@ -93,26 +94,16 @@ def run_script(data: bytes, directory: Path, timeout: float) -> int:
     os.chmod(directory, 0o700)
     script = directory / "user-data"
     write_atomic(script, data, 0o700)
-    import subprocess  # only user data scripts pay for importing it
-
     log = directory / "user-data.log"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        try:
-            code = subprocess.run(
-                [str(script)],
-                stdin=subprocess.DEVNULL,
-                stdout=fd,
-                stderr=subprocess.STDOUT,
-                cwd="/",
-                timeout=timeout,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            code = -1
-        except OSError as exc:
-            os.write(fd, f"cannot run the user data script: {exc}\n".encode())
-            code = 126
+        ended = run_from_root([str(script)], fd, timeout)
+        if ended is None:
+            os.write(fd, f"the user data script ran past {timeout:g} s and was killed\n".encode())
+        code = -1 if ended is None else ended
+    except OSError as exc:
+        os.write(fd, f"cannot run the user data script: {exc}\n".encode())
+        code = 126
     finally:
         os.close(fd)
     write_atomic(directory / "user-data.exit", f"{code}\n", 0o600)
