@@ -20,6 +20,8 @@ Marker mode: any raw image that prints a marker line on its serial console once 
 
 The peers' reference images are built from bench/peers/ (vmdb2 and debos; each file
 says how), and booted here as ``--image vmdb2=peer.img``, on the same machine as ours.
+``--baseline NAME`` names the image without the agent: each agent image's ready report
+is then also given against that image's marker, run by run.
 
 Without ``--image``, bench/reference/shipyard.yml is built and booted. Images boot in
 turn, each firmware RUNS times, so peers share the machine's noise; the table gives
@@ -79,7 +81,7 @@ def build(manifest: Path, out: Path) -> Path:
          "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return out / json.loads(result.stdout)["id"]
+    return out / str(json.loads(result.stdout)["id"])
 
 
 def ssh(vm: VM, key: Path, command: str) -> subprocess.CompletedProcess[str]:
@@ -142,7 +144,9 @@ def milestones(vm: VM) -> dict[str, float]:
     return seen
 
 
-def marker_bench(images: dict[str, Path], firmwares: list[str], runs: int) -> None:
+def marker_bench(
+    images: dict[str, Path], firmwares: list[str], runs: int, baseline: str | None = None
+) -> None:
     times: dict[tuple[str, str], list[dict[str, float]]] = {}
     for run in range(1, runs + 1):
         for firmware in firmwares:
@@ -165,6 +169,21 @@ def marker_bench(images: dict[str, Path], firmwares: list[str], runs: int) -> No
         fastest = min(b["marker"] for b in boots)
         print(f"{name:<12} | {firmware:<4} | {len(boots):>4} | " + " | ".join(cells)
               + f" | {fastest:>6.1f}")  # fmt: skip
+    if baseline is not None:
+        print_ready_gaps(times, baseline)
+
+
+def print_ready_gaps(times: dict[tuple[str, str], list[dict[str, float]]], baseline: str) -> None:
+    """Each agent image's ready report against the baseline image's marker, run by run:
+    the two booted one after the other, so they share the machine's noise of the moment."""
+    print(f"\nready, seconds after {baseline}'s marker (run by run; median):")
+    for (name, firmware), boots in times.items():
+        base = times.get((baseline, firmware))
+        if name == baseline or base is None or not any("ready" in b for b in boots):
+            continue
+        gaps = [b["ready"] - m["marker"] for b, m in zip(boots, base, strict=False) if "ready" in b]
+        runs = " ".join(f"{gap:+.1f}" for gap in gaps)
+        print(f"{name:<12} | {firmware:<4} | {runs} | median {statistics.median(gaps):+.1f}")
 
 
 def main() -> int:
@@ -183,6 +202,12 @@ def main() -> int:
         "--image", action="append", default=[], metavar="NAME=DISK", help="(marker mode)"
     )
     parser.add_argument("--firmware", default="uefi,bios", help="(marker mode) uefi,bios")
+    parser.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="(marker mode) the image without the agent: print each agent image's ready "
+        "report against its marker",
+    )
     args = parser.parse_args()
     if args.marker or args.image:
         images: dict[str, Path] = {}
@@ -194,7 +219,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-boot-") as tmp:
             if not images:
                 images["shipyard"] = build(REFERENCE, Path(tmp)) / "disk.raw"
-            marker_bench(images, args.firmware.split(","), args.runs)
+            if args.baseline is not None and args.baseline not in images:
+                parser.error(f"--baseline {args.baseline}: no --image of that name")
+            marker_bench(images, args.firmware.split(","), args.runs, args.baseline)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-boot-") as tmp:
         work = Path(tmp)
