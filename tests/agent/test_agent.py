@@ -5,10 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,17 +200,62 @@ def test_scripts_and_steps_run_from_the_root_folder(
     assert (tmp_path / "script-ran-in").read_text() == "/\n"
 
 
-def test_a_script_past_its_time_is_killed_and_said(boot: Boot, machine: AgentEnvironment) -> None:
+@pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of every process the agent starts during the test."""
+    pids: list[int] = []
+    real = os.posix_spawn
+
+    def recording(*args: Any, **kwargs: Any) -> int:
+        pid = real(*args, **kwargs)
+        pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "posix_spawn", recording)
+    return pids
+
+
+def assert_gone(pid: int) -> None:
+    """Reaped (no zombie), and nothing left in its process group, which it led."""
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    deadline = time.monotonic() + 10  # orphans killed with the group are reaped by init
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process group {pid} outlived the agent")
+
+
+def test_a_script_past_its_time_is_killed_with_what_it_started(
+    boot: Boot, machine: AgentEnvironment, spawned: list[int]
+) -> None:
     machine.script_timeout = 0.5
-    instance = Instance(user_data=b"#!/bin/sh\nexec sleep 60\n")
+    instance = Instance(user_data=b"#!/bin/sh\nsleep 60 &\nsleep 60\n")
     started = time.monotonic()
     result = boot(instance)
     assert time.monotonic() - started < 20
     assert result.step("user-data")["exit_code"] == -1
     log = machine.state_dir / "instances" / instance.instance_id / "user-data.log"
     assert "the user data script ran past 0.5 s and was killed" in log.read_text()
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # killed and reaped: no sleep left behind
+    assert spawned
+    for pid in spawned:
+        assert_gone(pid)
+
+
+def test_scripts_start_with_default_signal_handling(boot: Boot, tmp_path: Path) -> None:
+    # Python ignores SIGPIPE and SIGXFSZ for itself, and an ignored signal stays ignored
+    # across exec: a script that inherited it would spin in `while :; do echo; done |
+    # head -n1` until its timeout, filling its log with write errors.
+    seen = tmp_path / "sigign"
+    script = f"#!/bin/sh\ngrep SigIgn /proc/self/status > {seen}\n"
+    result = boot(Instance(user_data=script.encode()))
+    assert result.ok, result.reports
+    ignored = int(seen.read_text().split()[1], 16)
+    assert ignored & (1 << (signal.SIGPIPE - 1)) == 0
+    assert ignored & (1 << (signal.SIGXFSZ - 1)) == 0
 
 
 def test_a_bootstrap_step_past_its_time_is_killed_and_said(
@@ -359,12 +406,15 @@ def test_user_data_runs_only_once_the_basic_system_is_up(
 
     assert parse([]).systemctl == SYSTEMCTL  # how systemd starts it
     reached = tmp_path / "basic-reached"
-    machine.systemctl = str(fake_systemctl(tmp_path, f"sleep 0.5\ntouch {reached}"))
+    machine.systemctl = str(fake_systemctl(tmp_path, f"sleep 1.5\ntouch {reached}"))
     script = f"#!/bin/sh\ntest -e {reached}\n".encode()
     result = boot(Instance(user_data=script))
     assert result.ok, result.reports
     assert result.step("user-data")["exit_code"] == 0
-    assert (tmp_path / "calls").read_text() == "start --job-mode=fail basic.target\n"
+    # A target ordered after basic.target that wants nothing: basic.target itself would
+    # start again what it wants that is not running, when the agent is run by hand.
+    calls = (tmp_path / "calls").read_text()
+    assert calls == "start --job-mode=fail shipyard-agent-basic.target\n"
 
 
 def test_a_basic_system_that_fails_is_said_and_user_data_still_runs(
@@ -373,19 +423,21 @@ def test_a_basic_system_that_fails_is_said_and_user_data_still_runs(
     machine.systemctl = str(fake_systemctl(tmp_path, "exit 1"))
     result = boot(Instance(user_data=b"#!/bin/sh\nexit 0\n"))
     assert result.ok, result.reports
-    assert result.step("system")["warning"] == "basic.target was not reached; going on without it"
+    assert result.step("system")["warning"] == (
+        "basic.target was not reached (systemctl exit code 1); going on without it"
+    )
     assert result.step("user-data")["exit_code"] == 0
     machine.systemctl = str(tmp_path / "no-such-program")  # not a systemd system
     assert boot(Instance()).ok
 
 
 def test_a_run_that_stops_early_leaves_no_waiting_process(
-    boot: Boot, machine: AgentEnvironment, tmp_path: Path
+    boot: Boot, machine: AgentEnvironment, tmp_path: Path, spawned: list[int]
 ) -> None:
     machine.systemctl = str(fake_systemctl(tmp_path, "exec sleep 60"))
     started = time.monotonic()
     result = boot(Instance(), settings=ImdsBehaviour(enabled=False))
     assert not result.ok
     assert time.monotonic() - started < 30
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left, running or a zombie
+    assert len(spawned) == 1
+    assert_gone(spawned[0])

@@ -142,6 +142,17 @@ def test_the_agent_unit_starts_early_and_the_agent_waits_for_what_it_needs() -> 
     assert not any("network-online" in line or "basic.target" in line for line in lines)
 
 
+def test_the_agent_waits_for_basic_target_through_a_target_that_wants_nothing() -> None:
+    # Starting basic.target itself, when the agent is run by hand, would start again what
+    # it wants that is not running (the root's growing, a timer stopped on purpose).
+    from shipyard.agent.system import AFTER_BASIC_TEXT
+
+    lines = AFTER_BASIC_TEXT.splitlines()
+    assert "DefaultDependencies=no" in lines
+    assert "After=basic.target" in lines
+    assert not any(line.startswith(("Wants=", "Requires=", "BindsTo=")) for line in lines)
+
+
 def test_the_network_counts_as_online_only_when_every_link_is() -> None:
     """With two links (the local VM's metadata link and NAT link, or EC2's ENIs), online
     through one of them is not enough: the first metadata request could leave through a

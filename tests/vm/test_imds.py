@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import time
 
 import httpx
@@ -178,22 +179,25 @@ def test_keep_alive_serves_many_requests_on_one_connection(imds: ImdsServer) -> 
 
 def test_answers_on_a_kept_connection_leave_at_once(imds: ImdsServer) -> None:
     """With Nagle's algorithm on, each answer's body waited for the client's delayed ACK
-    of its head: 40 ms a request, 0.9 s for these 20, where EC2 answers in well under a
-    millisecond and an agent's boot makes a dozen. Now they take a few milliseconds."""
+    of its head: 40 ms a request on a kept connection, where EC2 answers in well under a
+    millisecond and an agent's boot makes a dozen. Now a request takes about one."""
     tok = token(imds)
     request = (
         "GET /latest/meta-data/mac HTTP/1.1\r\nHost: 169.254.169.254\r\n"
         f"X-aws-ec2-metadata-token: {tok}\r\n\r\n"
     ).encode()
+    took: list[float] = []
     with socket.create_connection(("127.0.0.1", imds.port), timeout=20) as conn:
-        started = time.monotonic()
-        for _ in range(20):
+        for _ in range(21):
+            started = time.monotonic()
             conn.sendall(request)
             answer = b""
             while not answer.endswith(imds.instance.mac.encode()):
-                answer += conn.recv(65536)
-        elapsed = time.monotonic() - started
-    assert elapsed < 0.4
+                chunk = conn.recv(65536)
+                assert chunk, f"the service closed the connection after {answer!r}"
+                answer += chunk
+            took.append(time.monotonic() - started)
+    assert statistics.median(took[1:]) < 0.02  # the first may still be in quick-ACK mode
 
 
 def exchange(server: ImdsServer, request: bytes) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -77,10 +78,22 @@ def test_the_relay_carries_an_http_exchange(imds: ImdsServer) -> None:
     assert result.stdout.startswith(b"HTTP/1.1 200")
 
 
+def read_answer(fd: int) -> bytes:
+    """One HTTP answer with a Content-Length from ``fd``; a closed stream fails the test."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < int(
+        answer.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]
+    ):
+        chunk = os.read(fd, 65536)
+        assert chunk, f"the relay closed the stream after {answer!r}"
+        answer += chunk
+    return answer
+
+
 def test_the_relay_forwards_each_piece_of_a_request_at_once(imds: ImdsServer) -> None:
     """A request whose body follows its head in a second write: with Nagle's algorithm on
     the relay's side, the body waited for the service's delayed ACK of the head, 40 ms a
-    request, 0.4 s for these ten. Now the ten take about their own pauses (50 ms)."""
+    request. Now a request takes about its own 5 ms pause."""
     relay = subprocess.Popen(
         [sys.executable, "-I", "-S", shipyard.vm.relay.__file__, str(imds.port)],
         stdin=subprocess.PIPE,
@@ -91,25 +104,21 @@ def test_the_relay_forwards_each_piece_of_a_request_at_once(imds: ImdsServer) ->
         b"PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n"
         b"X-aws-ec2-metadata-token-ttl-seconds: 30\r\nContent-Length: 2\r\n\r\n"
     )
+    took: list[float] = []
     try:
-        started = time.monotonic()
-        for _ in range(10):
+        for _ in range(11):
+            started = time.monotonic()
             os.write(relay.stdin.fileno(), head)
             time.sleep(0.005)  # the body comes as a piece of its own
             os.write(relay.stdin.fileno(), b"{}")
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                answer += os.read(relay.stdout.fileno(), 65536)
-            length = int(answer.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
-            while len(answer.split(b"\r\n\r\n", 1)[1]) < length:
-                answer += os.read(relay.stdout.fileno(), 65536)
-            assert answer.startswith(b"HTTP/1.1 200")
-        elapsed = time.monotonic() - started
+            assert read_answer(relay.stdout.fileno()).startswith(b"HTTP/1.1 200")
+            took.append(time.monotonic() - started)
     finally:
         relay.stdin.close()
         relay.wait(timeout=30)
         relay.stdout.close()
-    assert elapsed < 0.3
+    # The first includes the relay's own start and connection.
+    assert statistics.median(took[1:]) < 0.03
 
 
 def test_console_reports_are_parsed_from_noisy_output(tmp_path: Path) -> None:

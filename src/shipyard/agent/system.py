@@ -23,6 +23,13 @@ WAIT_ONLINE = "/lib/systemd/systemd-networkd-wait-online"
 WAIT_ONLINE_SECONDS = 30
 SYSTEMCTL = "/bin/systemctl"
 BASIC = "basic.target"
+# A target ordered after basic.target that pulls nothing in (see start_waiting_for_basic).
+AFTER_BASIC = "shipyard-agent-basic.target"
+AFTER_BASIC_TEXT = f"""[Unit]
+Description=Shipyard agent: the basic system is up
+DefaultDependencies=no
+After={BASIC}
+"""
 
 
 def wait_for_links(program: str, report: Reporter) -> None:
@@ -47,22 +54,29 @@ def wait_for_links(program: str, report: Reporter) -> None:
 
 
 def start_waiting_for_basic(systemctl: str, report: Reporter) -> Child | None:
-    """Ask systemd to start basic.target, which the boot is already starting, and return
-    without waiting: ``systemctl start`` returns once the target is reached. Started
-    first, so that its own start overlaps the agent's metadata requests.
+    """Ask systemd to start AFTER_BASIC and return without waiting: ``systemctl start``
+    returns once it is reached. Started first, so that its own start overlaps the agent's
+    metadata requests.
 
-    ``--job-mode=fail``: the request joins the boot's own start job, but never replaces
-    a stop job, so a shutdown under way is not turned back."""
+    AFTER_BASIC (the image's unit) is only ordered after basic.target and wants nothing:
+    starting basic.target itself would also start again whatever it wants that is not
+    running (a oneshot, a timer stopped on purpose) when the agent is run by hand.
+    ``--job-mode=fail`` never turns back a shutdown under way."""
     if not os.path.exists(systemctl):
         return None  # not a systemd system: nothing to wait for
     try:
-        return Child([systemctl, "start", "--job-mode=fail", BASIC])
+        return Child([systemctl, "start", "--job-mode=fail", AFTER_BASIC])
     except OSError as exc:
         report("system", True, warning=f"could not wait for {BASIC}: {exc}")
         return None
 
 
 def wait_for_basic(waiting: Child | None, report: Reporter) -> None:
-    if waiting is not None and waiting.wait() != 0:
+    code = waiting.wait() if waiting is not None else 0
+    if code != 0:
         # Steps and user data still run, as they would after a unit that failed.
-        report("system", True, warning=f"{BASIC} was not reached; going on without it")
+        report(
+            "system",
+            True,
+            warning=f"{BASIC} was not reached (systemctl exit code {code}); going on without it",
+        )

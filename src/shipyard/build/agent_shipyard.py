@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import shipyard.agent
+from shipyard.agent.system import AFTER_BASIC, AFTER_BASIC_TEXT
 from shipyard.build import inroot
 from shipyard.build.chroot import run_in_root
 from shipyard.build.context import BuildContext
@@ -75,6 +76,7 @@ def install(ctx: BuildContext) -> None:
     write_agent_config(ctx)
     copy_playbooks(ctx)
     write_unit(ctx.root, "/etc/systemd/system/" + UNIT, UNIT_TEXT)
+    write_unit(ctx.root, "/etc/systemd/system/" + AFTER_BASIC, AFTER_BASIC_TEXT)
     write_unit(
         ctx.root,
         "/etc/systemd/system/systemd-networkd-wait-online.service.d/shipyard.conf",

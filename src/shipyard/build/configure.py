@@ -77,9 +77,10 @@ NETWORK = (
     "[Match]\nType=ether\nKind=!*\n\n[Network]\nDHCP=yes\nLinkLocalAddressing=ipv6\n\n"
     "[DHCPv4]\nUseDomains=yes\n"
 )
-# No IPv6 duplicate address detection, as Amazon's own network configuration for EC2 has
-# it: the cloud assigns every address. Detection held each link's link-local address
-# back for 1 to 2 s after the link came up, and a link counts as configured (what
+# No IPv6 duplicate address detection, on every interface: Amazon's network configuration
+# for EC2 turns it off for the instance's own, whose addresses the cloud assigns; here
+# bridges and containers' links go without it too. Detection held each link's link-local
+# address back for 1 to 2 s after the link came up, and a link counts as configured (what
 # systemd-networkd-wait-online and the agent wait for) only once it has that address.
 # accept_dad, not networkd's IPv6DuplicateAddressDetection=0: with no probes to send the
 # kernel still waits a random delay of up to a second. systemd-sysctl applies the glob
