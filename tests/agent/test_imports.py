@@ -37,17 +37,23 @@ def test_the_agent_imports_only_the_standard_library_and_itself() -> None:
             )
 
 
+def copied_agent(root: Path) -> Path:
+    """The agent alone, copied into ``root`` as a build copies it into an image; the
+    folder that holds the package."""
+    from shipyard.build import agent_shipyard
+
+    agent_shipyard.copy_agent(root)
+    return root / agent_shipyard.LIB.lstrip("/")
+
+
 def test_the_agent_runs_as_a_module_outside_the_project(tmp_path: Path) -> None:
-    import shutil
     import subprocess
 
-    target = tmp_path / "shipyard" / "agent"
-    shutil.copytree(AGENT_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "shipyard" / "__init__.py").write_text("")
+    lib = copied_agent(tmp_path)
     # Run by the system's python3 from a folder holding only the copy, as in an image.
     result = subprocess.run(
         ["python3", "-m", "shipyard.agent", "--help"],
-        cwd=tmp_path,
+        cwd=lib,
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -61,16 +67,13 @@ def test_a_first_boot_with_nothing_to_run_imports_nothing_heavy(tmp_path: Path) 
     """Each module is paid for at every first boot, ten to twenty times over under
     emulation: HTTP comes from the agent's own reader, not http.client (email, ssl), and
     typing, tempfile and subprocess stay out until something needs them."""
-    import shutil
     import subprocess
 
-    target = tmp_path / "shipyard" / "agent"
-    shutil.copytree(AGENT_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp_path / "shipyard" / "__init__.py").write_text("")
+    lib = copied_agent(tmp_path)
     probe = "import sys, shipyard.agent.main; print(' '.join(sorted(sys.modules)))"
     result = subprocess.run(
         ["python3", "-S", "-c", probe],
-        cwd=tmp_path,
+        cwd=lib,
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -130,8 +133,7 @@ def test_a_whole_first_boot_imports_nothing_heavy(tmp_path: Path, signer: Signer
     from shipyard.vm.imds import serve
     from shipyard.vm.metadata import Instance
 
-    lib = tmp_path / "lib"
-    shutil_copy_agent(lib)
+    lib = copied_agent(tmp_path / "image")
     config = tmp_path / "agent.json"
     config.write_text(json.dumps({"user": pwd.getpwuid(os.getuid()).pw_name}))
     (tmp_path / "etc").mkdir()
@@ -154,11 +156,3 @@ def test_a_whole_first_boot_imports_nothing_heavy(tmp_path: Path, signer: Signer
     heavy = {"encodings.idna", "stringprep", "unicodedata", "http.client", "email", "ssl"}
     heavy |= {"subprocess", "threading"}  # scripts go through agent.spawn
     assert not heavy & loaded, f"a first boot imports {sorted(heavy & loaded)}"
-
-
-def shutil_copy_agent(lib: Path) -> None:
-    import shutil
-
-    target = lib / "shipyard" / "agent"
-    shutil.copytree(AGENT_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (lib / "shipyard" / "__init__.py").write_text("")

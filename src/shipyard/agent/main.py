@@ -19,7 +19,7 @@ from . import userdata
 from .files import write_atomic
 from .imds import ImdsClient, ImdsError, ImdsForbidden
 from .report import Reporter
-from .spawn import run_from_root
+from .spawn import run_logged
 from .system import SYSTEMCTL, WAIT_ONLINE, start_waiting_for_basic, wait_for_basic, wait_for_links
 
 # typing is left unimported at run time: under emulation each module the agent imports
@@ -239,17 +239,11 @@ def run_bootstrap(
             argv = (
                 [str(script)] if script.read_bytes().startswith(b"#!") else ["/bin/sh", str(script)]
             )
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            ended = run_from_root(argv, fd, settings.script_timeout)
-            if ended is None:
-                os.write(fd, f"ran past {settings.script_timeout:g} s and was killed\n".encode())
-            code = -1 if ended is None else ended
-        except OSError as exc:
-            code = -1
-            os.write(fd, f"{exc}\n".encode())
-        finally:
-            os.close(fd)
+            ended = run_logged(argv, log, settings.script_timeout, f"bootstrap step {index}")
+        except OSError:
+            ended = None
+        code = -1 if ended is None else ended
         if code != 0:
             report("bootstrap", False, index=index, exit_code=code, log=str(log))
             return

@@ -10,6 +10,10 @@ import os
 import signal
 import time
 
+TYPE_CHECKING = False  # typing is not imported at boot: see main.py
+if TYPE_CHECKING:
+    from pathlib import Path
+
 # Scripts and steps run from /, as they would from a unit; posix_spawn cannot change
 # the directory itself, so a shell does, then becomes the program.
 FROM_ROOT = ["/bin/sh", "-c", 'cd / && exec "$0" "$@"']
@@ -46,11 +50,17 @@ class Child:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code (negative: the signal that ended it), or None when the child
-        still runs after ``timeout`` seconds. Reaps it once, then remembers."""
-        if self.code is None and timeout is not None and not self._ends_within(timeout):
-            return None
-        if self.code is None:
-            self.code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        still runs after ``timeout`` seconds. Reaps it once, then remembers. Whatever
+        interrupts the wait (Ctrl-C, SIGTERM), the child does not outlive it."""
+        try:
+            if self.code is None and timeout is not None and not self._ends_within(timeout):
+                return None
+            if self.code is None:
+                self.code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        except BaseException:
+            # Killed before anything else: a second interrupt can only cost the reaping.
+            self.stop(signal.SIGKILL)
+            raise
         return self.code
 
     def stop(self, how: int = signal.SIGTERM) -> None:
@@ -58,7 +68,7 @@ class Child:
         if self.code is None:
             # Not reaped yet, so the group still exists, even if the child has ended.
             os.killpg(self.pid, how)
-            self.wait()
+            self.code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
     def _ends_within(self, timeout: float) -> bool:
         import select  # a built-in module: nothing to load
@@ -88,16 +98,21 @@ class Child:
             os.close(fd)
 
 
-def run_from_root(argv: list[str], output: int, timeout: float) -> int | None:
-    """Run ``argv`` from / with its output to the ``output`` descriptor; its exit code,
-    or None when it ran past ``timeout`` seconds and was killed. OSError when it cannot
-    start. Whatever interrupts the wait, the child does not outlive it."""
-    child = Child([*FROM_ROOT, *argv], output)
+def run_logged(argv: list[str], log: Path, timeout: float, what: str) -> int | None:
+    """Run ``argv`` from / with its output appended to ``log`` (root's eyes only); its
+    exit code, or None when it ran past ``timeout`` seconds and was killed. Both that and
+    a program that cannot start (OSError, raised) are said in the log, naming ``what``."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
+        try:
+            child = Child([*FROM_ROOT, *argv], fd)
+        except OSError as exc:
+            os.write(fd, f"cannot run {what}: {exc}\n".encode())
+            raise
         code = child.wait(timeout)
-    except BaseException:
-        child.stop(signal.SIGKILL)
-        raise
-    if code is None:
-        child.stop(signal.SIGKILL)
-    return code
+        if code is None:
+            child.stop(signal.SIGKILL)
+            os.write(fd, f"{what} ran past {timeout:g} s and was killed\n".encode())
+        return code
+    finally:
+        os.close(fd)

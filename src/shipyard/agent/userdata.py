@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 from .files import write_atomic
-from .spawn import run_from_root
+from .spawn import run_logged
 
 TYPE_CHECKING = False  # typing is not imported at boot: see main.py
 if TYPE_CHECKING:
@@ -95,16 +95,10 @@ def run_script(data: bytes, directory: Path, timeout: float) -> int:
     script = directory / "user-data"
     write_atomic(script, data, 0o700)
     log = directory / "user-data.log"
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        ended = run_from_root([str(script)], fd, timeout)
-        if ended is None:
-            os.write(fd, f"the user data script ran past {timeout:g} s and was killed\n".encode())
+        ended = run_logged([str(script)], log, timeout, "the user data script")
         code = -1 if ended is None else ended
-    except OSError as exc:
-        os.write(fd, f"cannot run the user data script: {exc}\n".encode())
+    except OSError:
         code = 126
-    finally:
-        os.close(fd)
     write_atomic(directory / "user-data.exit", f"{code}\n", 0o600)
     return code

@@ -274,9 +274,9 @@ class Database:
                 # The server went away: the other kept connections are as dead as this one.
                 await self._close_kept(invalidate=True)
             raise
-        except Exception:
-            # The request's own refusal (403, 409, a race): its statements ended and were
-            # rolled back, so the connection is as clean as after a success.
+        except Exception:  # the request's own refusal (403, 409, a race), not the driver's
+            # Its statements ended and were rolled back: the connection is as clean as
+            # after a success. Ctrl-C and cancellation go on to the clause below.
             self._kept[autocommit].append((conn, time.monotonic()))
             raise
         except BaseException:
